@@ -1,0 +1,1 @@
+"""Small, guarded fixes for the environments mmeval runs in."""

@@ -1,0 +1,71 @@
+"""The `mmeval` command line. Subcommands live in their own modules (see COMMANDS).
+
+Each subcommand module has `add_arguments(parser)` and `main(args) -> int` and keeps its
+heavy imports inside `main`, so `mmeval --help` stays fast. Every failure is one line on
+stderr starting with `error:` and an exit code from the design contract:
+0 ok/pass, 1 evaluation failed or blocked, 2 usage/config/input, 3 access denied, 4 integrity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+
+# name -> (module, one-line help). Adding a command = one line here + its module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("mmeval.cli.run", "run a suite and write a report"),
+    "list": ("mmeval.cli.list_plugins", "list registered metrics, models and gates"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as the contract says
+        sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --debug works before or after the command; SUPPRESS keeps a subcommand from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    parser = _Parser(prog="mmeval", description="Evaluate and govern multimodal generative models.", parents=[common])
+    parser.set_defaults(debug=False)
+    parser.add_argument("--version", action="version", version=f"mmeval {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        importlib.import_module(module).add_arguments(command)
+        command.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.command:
+        build_parser().print_help()
+        return 2
+    from ..errors import MmevalError
+
+    try:
+        return int(importlib.import_module(args._module).main(args))
+    except MmevalError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: still one line, but say how to see more
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {_one_line(str(exc))}); rerun with --debug\n")
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,124 @@
+"""Datasets and value resolution: JSONL lines of `{"id", "input", "target"}`.
+
+Reading streams: only ids are kept in memory, so a dataset can be larger than RAM.
+A string value that names a PNG/JPEG or WAV file is resolved to an absolute `Path`
+relative to the JSONL file that holds it; metrics load the file when they need it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+MEDIA_SUFFIXES = {".png": "image", ".jpg": "image", ".jpeg": "image", ".wav": "audio"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One dataset row; `target` is None when the dataset has no reference."""
+
+    id: str
+    input: Any
+    target: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def media_kind(value: Any) -> str | None:
+    """'image' or 'audio' for a resolved media path, else None."""
+    if isinstance(value, Path):
+        return MEDIA_SUFFIXES.get(value.suffix.lower())
+    return None
+
+
+def resolve_value(value: Any, base_dir: Path, where: str) -> Any:
+    """Turn a media file name into an absolute Path that exists; leave other values alone."""
+    if isinstance(value, str) and Path(value).suffix.lower() in MEDIA_SUFFIXES and "\n" not in value:
+        path = Path(value)
+        path = path if path.is_absolute() else base_dir / path
+        if not path.is_file():
+            raise InputError(f"{where}: file {value!r} not found (looked for {path})")
+        return path.resolve()
+    return value
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; malformed lines are input errors."""
+    try:
+        handle = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+                if not isinstance(obj, dict):
+                    raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+                yield number, obj
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def sample_id(obj: dict[str, Any], path: Path, number: int) -> str:
+    if "id" not in obj:
+        raise InputError(f"{path}:{number}: missing 'id'")
+    value = obj["id"]
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise InputError(f"{path}:{number}: 'id' must be a string or integer")
+    return str(value)
+
+
+class Dataset:
+    """A JSONL dataset read in batches. Construction validates ids in one streaming pass."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.ids: list[str] = []
+        seen: set[str] = set()
+        for number, obj in read_jsonl(path):
+            sid = sample_id(obj, path, number)
+            if sid in seen:
+                raise InputError(f"{path}:{number}: duplicate id {sid!r}")
+            if "input" not in obj and "target" not in obj:
+                raise InputError(f"{path}:{number}: sample {sid!r} has neither 'input' nor 'target'")
+            seen.add(sid)
+            self.ids.append(sid)
+        if not self.ids:
+            raise InputError(f"{path}: dataset is empty")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[Sample]:
+        base = self.path.parent
+        for number, obj in read_jsonl(self.path):
+            sid = sample_id(obj, self.path, number)
+            where = f"{self.path}:{number}"
+            meta = {k: v for k, v in obj.items() if k not in ("id", "input", "target")}
+            yield Sample(
+                id=sid,
+                input=resolve_value(obj.get("input"), base, where),
+                target=resolve_value(obj.get("target"), base, where),
+                meta=meta,
+            )
+
+    def batches(self, size: int) -> Iterator[list[Sample]]:
+        batch: list[Sample] = []
+        for sample in self:
+            batch.append(sample)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch

@@ -1,0 +1,63 @@
+"""The gate contract: `gate(samples, ctx) -> Decision(action, samples, findings)`.
+
+Each batch of a model's outputs reaches every gate as GateItems (sample id, model name,
+output). A gate allows them, transforms them (e.g. anonymizes text; the transformed
+outputs are what gets scored and stored) or blocks the run. Findings hold identifiers,
+types and counts, never the values they found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Action = Literal["allow", "transform", "block"]
+
+
+@dataclass(frozen=True)
+class GateItem:
+    """One output under review."""
+
+    id: str
+    model: str
+    output: Any
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a gate saw in one sample: a type and where, never the value itself."""
+
+    sample_id: str
+    model: str
+    kind: str  # e.g. "EMAIL_ADDRESS", "watermark-missing"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    action: Action
+    items: list[GateItem]
+    findings: list[Finding] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class GateContext:
+    """What a gate may need to know about the run."""
+
+    suite_name: str
+    suite_sha256: str
+    run_id: str
+    run_dir: Any  # Path of the run being written (temporary until the run completes)
+    seed: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Gate(Protocol):
+    name: str
+
+    def __call__(self, items: list[GateItem], ctx: GateContext) -> Decision: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the report should say about this gate (name, settings, detectors that ran)."""
+        ...

@@ -1,0 +1,57 @@
+"""The metric contract and small helpers shared by metric implementations.
+
+A metric folds batches into an explicit state, states merge across shards, and
+`compute` turns a state into named values:
+
+    state = m.init()
+    state = m.update(state, outputs, targets)   # per batch, in any split
+    state = m.merge(state_a, state_b)           # shards combine exactly
+    m.compute(state) -> {"bleu": 31.2, ...}     # first key is the headline value
+
+`targets` are the dataset targets or, with `against:`, another model's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from .. import __version__
+
+
+@runtime_checkable
+class Metric(Protocol):
+    name: ClassVar[str]
+    modality: ClassVar[str]  # text | image | audio | label | number | any
+    higher_is_better: ClassVar[bool]
+
+    def init(self) -> Any: ...
+
+    def update(self, state: Any, outputs: Sequence[Any], targets: Sequence[Any]) -> Any: ...
+
+    def merge(self, a: Any, b: Any) -> Any: ...
+
+    def compute(self, state: Any) -> dict[str, float]: ...
+
+    def fingerprint(self) -> str: ...
+
+
+def fingerprint(name: str, **parts: Any) -> str:
+    """A sacrebleu-style signature: `name|key:value|...|mmeval:VERSION`."""
+    fields = [name] + [f"{k}:{v}" for k, v in parts.items() if v is not None]
+    fields.append(f"mmeval:{__version__}")
+    return "|".join(fields)
+
+
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def check_lengths(outputs: Sequence[Any], targets: Sequence[Any]) -> None:
+    if len(outputs) != len(targets):
+        raise ValueError(f"{len(outputs)} outputs but {len(targets)} targets")

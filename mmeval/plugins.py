@@ -1,0 +1,86 @@
+"""Build a plugin from its registry name and suite `args`, checking args before anything runs.
+
+Arguments are validated against the constructor's signature and type hints (pydantic),
+so a typo or a wrong type is a one-line SpecError that names the suite key. Parameters
+annotated as `Path` are resolved relative to the suite file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from pathlib import Path
+from typing import Any
+
+from .errors import MmevalError, SpecError
+from .registry import Registry
+
+
+def _is_path_type(hint: Any) -> bool:
+    if hint is Path:
+        return True
+    return any(arg is Path for arg in typing.get_args(hint))
+
+
+def _describe(error: Any) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    return f"{message} (at {loc})" if loc else message
+
+
+def check_args(cls: type, args: dict[str, Any], where: str, base_dir: Path) -> dict[str, Any]:
+    """Return `args` validated and coerced for `cls(**args)`; raise SpecError naming `where`."""
+    from pydantic import TypeAdapter, ValidationError
+
+    signature = inspect.signature(cls)
+    params = {
+        name: p
+        for name, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # unresolvable annotations: check names only
+        hints = {}
+    checked: dict[str, Any] = {}
+    for key, value in args.items():
+        if key not in params:
+            if accepts_any:
+                checked[key] = value
+                continue
+            close = difflib.get_close_matches(key, params, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else (
+                f"; it takes {', '.join(params)}" if params else "; it takes no arguments"
+            )
+            raise SpecError(f"{where}.{key}: unknown argument{hint}")
+        hint_type = hints.get(key)
+        if hint_type is not None:
+            try:
+                value = TypeAdapter(hint_type).validate_python(value)
+            except ValidationError as exc:
+                raise SpecError(f"{where}.{key}: {value!r} is invalid: {_describe(exc)}") from None
+            if _is_path_type(hint_type) and isinstance(value, Path) and not value.is_absolute():
+                value = base_dir / value
+        checked[key] = value
+    missing = [n for n, p in params.items() if p.default is p.empty and n not in checked]
+    if missing:
+        raise SpecError(f"{where}: missing required argument(s): {', '.join(missing)}")
+    return checked
+
+
+def build(registry: Registry, name: str, args: dict[str, Any], where: str, base_dir: Path) -> Any:
+    """Resolve `name`, check `args`, construct. Constructor errors become SpecErrors."""
+    try:
+        cls = registry.get(name)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    checked = check_args(cls, args, f"{where}.args", base_dir)
+    try:
+        return cls(**checked)
+    except MmevalError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise SpecError(f"{where}: {exc}") from None

@@ -1,0 +1,124 @@
+"""One generic lazy registry for metrics, models and gates.
+
+Built-in plugins are `"module:attr"` strings, imported only when used; plugins from other
+packages arrive through the entry-point groups `mmeval.metrics`, `mmeval.models` and
+`mmeval.gates`. Unknown names fail with a did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from typing import Any
+
+from .errors import SpecError
+
+
+def load_object(target: str) -> Any:
+    """Import `"package.module:attr"` (attr may be dotted)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise SpecError(f"{target!r} is not of the form 'package.module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SpecError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+class Registry:
+    """Names -> lazily imported plugin classes for one kind of plugin."""
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str]):
+        self.kind = kind
+        self.group = group
+        self._targets = dict(builtins)
+        self._loaded: dict[str, Any] = {}
+        self._scanned_entry_points = False
+
+    def register(self, name: str, target: str | Any) -> None:
+        """Add a plugin by `"module:attr"` string or by object."""
+        if isinstance(target, str):
+            self._targets[name] = target
+            self._loaded.pop(name, None)
+        else:
+            self._targets[name] = f"{target.__module__}:{target.__qualname__}"
+            self._loaded[name] = target
+
+    def _scan_entry_points(self) -> None:
+        if self._scanned_entry_points:
+            return
+        self._scanned_entry_points = True
+        for ep in entry_points(group=self.group):
+            self._targets.setdefault(ep.name, ep.value)
+
+    def names(self) -> list[str]:
+        self._scan_entry_points()
+        return sorted(self._targets)
+
+    def __contains__(self, name: str) -> bool:
+        self._scan_entry_points()
+        return name in self._targets
+
+    def get(self, name: str) -> Any:
+        if name in self._loaded:
+            return self._loaded[name]
+        self._scan_entry_points()
+        if name not in self._targets:
+            close = difflib.get_close_matches(name, self._targets, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(self.names())}"
+            raise SpecError(f"unknown {self.kind} {name!r}{hint}")
+        self._loaded[name] = load_object(self._targets[name])
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+# Built-in plugins. Adding one = one line here + its module + its test file.
+METRICS = Registry(
+    "metric",
+    "mmeval.metrics",
+    {
+        # classification / regression / text (core)
+        "accuracy": "mmeval.metrics.classification:Accuracy",
+        "precision": "mmeval.metrics.classification:Precision",
+        "recall": "mmeval.metrics.classification:Recall",
+        "f1": "mmeval.metrics.classification:F1",
+        "exact_match": "mmeval.metrics.classification:ExactMatch",
+        "mae": "mmeval.metrics.regression:MAE",
+        "mse": "mmeval.metrics.regression:MSE",
+        "rmse": "mmeval.metrics.regression:RMSE",
+        "bleu": "mmeval.metrics.text:BLEU",
+        "chrf": "mmeval.metrics.text:CHRF",
+        # image metrics
+        # audio metrics
+        # diversity metrics
+    },
+)
+
+MODELS = Registry(
+    "model adapter",
+    "mmeval.models",
+    {
+        "replay": "mmeval.models.replay:Replay",
+        "python": "mmeval.models.python:PythonCallable",
+        # reference generators and hub-free adapters
+    },
+)
+
+GATES = Registry(
+    "gate",
+    "mmeval.gates",
+    {
+        # privacy gates
+        # provenance gates
+    },
+)

@@ -1,0 +1,240 @@
+"""The orchestrator of `mmeval run`: load, generate, gate, score, decide, report.
+
+It is the only module that imports every subpackage. Work streams batch by batch, so
+memory holds one batch of outputs plus each metric's state, whatever the dataset size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .data import Dataset, Sample
+from .errors import InputError, MmevalError
+from .fsutil import staged_directory, write_json
+from .gates.base import Decision, GateContext, GateItem
+from .progress import Progress
+from .runinfo import environment, utc_now
+from .suite import BoundMetric, Suite, load_suite
+
+REPORT_FORMAT_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    status: str  # pass | fail | blocked
+    run_dir: Path
+    report: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "pass" else 1
+
+
+@dataclass
+class _Scoring:
+    """Metric states for every (metric label, model) pair, plus sample counts."""
+
+    states: dict[tuple[str, str], Any] = field(default_factory=dict)
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass
+class _GateLog:
+    findings: dict[str, Counter] = field(default_factory=dict)  # gate -> (model, kind) -> count
+    actions: dict[str, Counter] = field(default_factory=dict)  # gate -> action -> batches
+    blocked_reason: str = ""
+
+
+def default_run_dir(suite_name: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    return Path("reports") / suite_name / stamp
+
+
+def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = True) -> RunResult:
+    """Run a suite end to end and write its report to `out` (atomically)."""
+    started = utc_now()
+    suite = load_suite(suite_path)
+    dataset = Dataset(suite.dataset_path)
+    for adapter in suite.models.values():
+        check = getattr(adapter, "check_ids", None)
+        if check is not None:
+            check(dataset.ids)
+    run_dir = out or default_run_dir(suite.name)
+    run_id = uuid.uuid4().hex
+    with staged_directory(run_dir) as staging:
+        ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed)
+        scoring, gate_log = _execute(suite, dataset, ctx, progress)
+        report = _report(suite, dataset, run_id, started, scoring, gate_log)
+        write_json(staging / "report.json", report)
+    return RunResult(report["status"], run_dir, report)
+
+
+def _execute(suite: Suite, dataset: Dataset, ctx: GateContext, progress: bool) -> tuple[_Scoring, _GateLog]:
+    scoring = _Scoring()
+    for bm in suite.metrics:
+        for model in bm.models:
+            scoring.states[(bm.label, model)] = bm.metric.init()
+            scoring.counts[(bm.label, model)] = 0
+    gate_log = _GateLog()
+    bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
+    try:
+        for batch in dataset.batches(suite.spec.batch_size):
+            outputs = {name: _generate(name, adapter, batch, suite.spec.seed) for name, adapter in suite.models.items()}
+            outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
+            if gate_log.blocked_reason:
+                break
+            for bm in suite.metrics:
+                _score_batch(bm, batch, outputs, scoring)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return scoring, gate_log
+
+
+def _generate(name: str, adapter: Any, batch: list[Sample], seed: int) -> list[Any]:
+    ids = [s.id for s in batch]
+    try:
+        outputs = adapter.generate([s.input for s in batch], seed=seed, ids=ids)
+    except MmevalError as exc:
+        raise type(exc)(f"model {name!r}: {exc}") from None
+    if len(outputs) != len(batch):
+        raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(batch)} inputs")
+    return list(outputs)
+
+
+def _apply_gates(
+    suite: Suite, batch: list[Sample], outputs: dict[str, list[Any]], ctx: GateContext, log: _GateLog
+) -> dict[str, list[Any]]:
+    for gate in suite.gates:
+        name = getattr(gate, "name", type(gate).__name__)
+        for model in list(outputs):
+            items = [GateItem(s.id, model, o) for s, o in zip(batch, outputs[model])]
+            decision: Decision = gate(items, ctx)
+            log.findings.setdefault(name, Counter()).update((f.model, f.kind) for f in decision.findings)
+            log.actions.setdefault(name, Counter())[decision.action] += 1
+            if decision.action == "block":
+                log.blocked_reason = decision.reason or f"gate {name!r} blocked outputs of model {model!r}"
+                return outputs
+            if decision.action == "transform":
+                outputs[model] = [item.output for item in decision.items]
+    return outputs
+
+
+def _score_batch(bm: BoundMetric, batch: list[Sample], outputs: dict[str, list[Any]], scoring: _Scoring) -> None:
+    if bm.where:
+        keep = [i for i, s in enumerate(batch) if all(s.meta.get(k) == v for k, v in bm.where.items())]
+        if not keep:
+            return
+        batch = [batch[i] for i in keep]
+        outputs = {name: [outs[i] for i in keep] for name, outs in outputs.items()}
+    if bm.against:
+        targets = outputs[bm.against]
+    else:
+        missing = [s.id for s in batch if s.target is None]
+        if missing:
+            raise InputError(f"metric {bm.label!r} needs targets, but sample {missing[0]!r} has none (or use 'against:')")
+        targets = [s.target for s in batch]
+    for model in bm.models:
+        key = (bm.label, model)
+        try:
+            scoring.states[key] = bm.metric.update(scoring.states[key], outputs[model], targets)
+        except MmevalError as exc:
+            raise type(exc)(f"metric {bm.label!r} on model {model!r}: {exc}") from None
+        scoring.counts[key] += len(batch)
+
+
+def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
+    results = []
+    for bm in suite.metrics:
+        fp = bm.metric.fingerprint()
+        for model in bm.models:
+            values = bm.metric.compute(scoring.states[(bm.label, model)])
+            for i, (key, value) in enumerate(values.items()):
+                # The first value is the metric's headline; others are named extras (e.g. kid_std).
+                name = bm.label if i == 0 else f"{bm.label}_{key.removeprefix(bm.metric.name + '_')}"
+                entry = {
+                    "model": model,
+                    "metric": bm.label,
+                    "key": name,
+                    "value": value if math.isfinite(value) else None,
+                    "n": scoring.counts[(bm.label, model)],
+                    "fingerprint": fp,
+                    "higher_is_better": bm.metric.higher_is_better,
+                }
+                if bm.against:
+                    entry["against"] = bm.against
+                results.append(entry)
+    return results
+
+
+def _check_thresholds(suite: Suite, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = []
+    for t in suite.spec.thresholds:
+        match = next((r for r in results if r["model"] == t.model and r["key"] == t.metric), None)
+        value = None if match is None else match["value"]
+        passed = value is not None and (t.min is None or value >= t.min) and (t.max is None or value <= t.max)
+        check = {"model": t.model, "metric": t.metric, "min": t.min, "max": t.max, "value": value, "passed": passed}
+        checks.append({k: v for k, v in check.items() if v is not None or k in ("value", "passed")})
+    return checks
+
+
+def _report(
+    suite: Suite, dataset: Dataset, run_id: str, started: str, scoring: _Scoring, gate_log: _GateLog
+) -> dict[str, Any]:
+    blocked = bool(gate_log.blocked_reason)
+    results = [] if blocked else _results(suite, scoring)
+    thresholds = [] if blocked else _check_thresholds(suite, results)
+    status = "blocked" if blocked else ("fail" if any(not t["passed"] for t in thresholds) else "pass")
+    provenance = environment(suite.spec.seed, suite.path.parent)
+    provenance.update(started=started, finished=utc_now())
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "status": status,
+        "reason": gate_log.blocked_reason or _failure_reason(thresholds),
+        "run_id": run_id,
+        "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256},
+        "dataset": {"path": str(suite.dataset_path), "n": len(dataset)},
+        "models": {name: {"use": spec.use} for name, spec in suite.spec.models.items()},
+        "provenance": provenance,
+        "results": results,
+        "thresholds": thresholds,
+        "gates": _gate_section(suite, gate_log),
+    }
+
+
+def _failure_reason(thresholds: list[dict[str, Any]]) -> str:
+    missed = [t for t in thresholds if not t["passed"]]
+    if not missed:
+        return ""
+    parts = []
+    for t in missed:
+        bound = f">= {t['min']}" if "min" in t else f"<= {t['max']}"
+        parts.append(f"{t['model']} {t['metric']} = {t['value']} (needs {bound})")
+    return "threshold missed: " + "; ".join(parts)
+
+
+def _gate_section(suite: Suite, log: _GateLog) -> list[dict[str, Any]]:
+    section = []
+    for gate in suite.gates:
+        name = getattr(gate, "name", type(gate).__name__)
+        describe = getattr(gate, "describe", None)
+        findings = [
+            {"model": model, "kind": kind, "count": count}
+            for (model, kind), count in sorted(log.findings.get(name, Counter()).items())
+        ]
+        section.append(
+            {
+                "gate": name,
+                "settings": describe() if describe else {},
+                "decisions": dict(log.actions.get(name, Counter())),
+                "findings": findings,
+            }
+        )
+    return section
