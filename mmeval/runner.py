@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .data import Dataset, Sample
 from .errors import InputError, MmevalError
@@ -24,6 +24,24 @@ from .runinfo import environment, utc_now
 from .suite import BoundMetric, Suite, load_suite
 
 REPORT_FORMAT_VERSION = 1
+
+
+class RunObserver(Protocol):
+    """Watches a run: efficiency figures, encrypted raw outputs, per-sample records.
+
+    `on_outputs` sees every model's gated outputs of every batch with the generation
+    time; `finish` runs before the report is written and may add entries to it
+    (results, sections) and files to the staging run directory.
+    """
+
+    def on_outputs(self, model: str, batch: list[Sample], outputs: list[Any], seconds: float) -> None: ...
+
+    def finish(self, report: dict[str, Any], run_dir: Path) -> None: ...
+
+
+def default_observers(suite: Suite, ctx: GateContext) -> list[RunObserver]:
+    """The observers every run gets. Features add theirs here."""
+    return []
 
 
 @dataclass
@@ -70,13 +88,18 @@ def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = Tru
     run_id = uuid.uuid4().hex
     with staged_directory(run_dir) as staging:
         ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed)
-        scoring, gate_log = _execute(suite, dataset, ctx, progress)
+        observers = default_observers(suite, ctx)
+        scoring, gate_log = _execute(suite, dataset, ctx, observers, progress)
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
+        for observer in observers:
+            observer.finish(report, staging)
         write_json(staging / "report.json", report)
     return RunResult(report["status"], run_dir, report)
 
 
-def _execute(suite: Suite, dataset: Dataset, ctx: GateContext, progress: bool) -> tuple[_Scoring, _GateLog]:
+def _execute(
+    suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool
+) -> tuple[_Scoring, _GateLog]:
     scoring = _Scoring()
     for bm in suite.metrics:
         for model in bm.models:
@@ -86,10 +109,17 @@ def _execute(suite: Suite, dataset: Dataset, ctx: GateContext, progress: bool) -
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
     try:
         for batch in dataset.batches(suite.spec.batch_size):
-            outputs = {name: _generate(name, adapter, batch, suite.spec.seed) for name, adapter in suite.models.items()}
+            outputs, seconds = {}, {}
+            for name, adapter in suite.models.items():
+                began = time.perf_counter()
+                outputs[name] = _generate(name, adapter, batch, suite.spec.seed)
+                seconds[name] = time.perf_counter() - began
             outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
             if gate_log.blocked_reason:
                 break
+            for observer in observers:
+                for name in outputs:
+                    observer.on_outputs(name, batch, outputs[name], seconds[name])
             for bm in suite.metrics:
                 _score_batch(bm, batch, outputs, scoring)
             bar.update(len(batch))
