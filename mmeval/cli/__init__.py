@@ -33,7 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     parser = _Parser(prog="mmeval", description="Evaluate and govern multimodal generative models.", parents=[common])
-    parser.set_defaults(debug=False)
     parser.add_argument("--version", action="version", version=f"mmeval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():
@@ -50,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from ..errors import MmevalError
 
+    args.debug = getattr(args, "debug", False)
     try:
         return int(importlib.import_module(args._module).main(args))
     except MmevalError as exc:
