@@ -43,7 +43,9 @@ class OutputCache:
     def __init__(self, root: Path, key: str, run_dir: Path):
         self.dir = root / key
         self.run_dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not root.exists():
+            root.mkdir(parents=True, mode=0o700)
+        self.dir.mkdir(exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
         self._entries: dict[str, dict[str, Any]] = {}
         for path in sorted(self.dir.glob("batch-*.json")):
