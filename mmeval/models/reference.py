@@ -27,6 +27,7 @@ from .textgen import row_generators
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "reference_models"
 MODALITIES = ("text", "image", "audio")
+MICRO_BATCH = 8  # fixed network batch shape for media, see _MediaGenerator._micro_batch
 
 
 class _MediaGenerator:
@@ -46,7 +47,6 @@ class _MediaGenerator:
         self._torch = torch
 
     def generate(self, titles: Sequence[str], *, seed: int, ids: Sequence[str]) -> list[Any]:
-        torch = self._torch
         vectors = []
         for sid, title in zip(ids, titles):
             found = extract(title)
@@ -54,16 +54,27 @@ class _MediaGenerator:
             if missing:
                 raise InputError(f"sample {sid!r}: title names no {', '.join(missing)} from the catalogue vocabulary")
             vectors.append(encode(found["category"], found["colour"], found["material"]))
-        attrs = torch.tensor(vectors, dtype=torch.float32, device=self.device)
+        out: list[Any] = []
+        for start in range(0, len(vectors), MICRO_BATCH):
+            out += self._micro_batch(vectors[start : start + MICRO_BATCH], seed, list(ids[start : start + MICRO_BATCH]))
+        return out
+
+    def _micro_batch(self, vectors: list[list[float]], seed: int, ids: list[str]) -> list[Any]:
+        # Always run the same tensor shape (zero rows pad the tail): conv/FFT kernels pick
+        # their blocking by shape, and float results would otherwise shift with batch size.
+        torch = self._torch
+        n = len(vectors)
+        padded = vectors + [[0.0] * len(vectors[0])] * (MICRO_BATCH - n)
+        attrs = torch.tensor(padded, dtype=torch.float32, device=self.device)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda"))
         with torch.no_grad(), autocast:
             out = self.net(attrs).float()
         if self.kind == "image":
             pixels = (out.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-            return list(pixels)
+            return list(pixels[:n])
         from .refnets import griffin_lim
 
-        waves = griffin_lim(out.cpu(), row_generators(seed, ids))
+        waves = griffin_lim(out.cpu(), row_generators(seed, ids + [f"\x00pad{i}" for i in range(MICRO_BATCH - n)]))[:n]
         peak = waves.abs().amax(dim=1, keepdim=True).clamp_min(1e-6)
         return list((0.9 * waves / peak).numpy())
 
