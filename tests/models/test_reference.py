@@ -93,7 +93,7 @@ def test_media_generation_is_batch_independent(repo, tmp_path, modality):
         gen = ReferenceGenerator(modality, "final", batch_size=size)
         gen.bind(SimpleNamespace(run_dir=tmp_path / str(size)), model="m")
         outs[size] = [p.read_bytes() for p in gen.generate([r["input"] for r in rows], seed=0, ids=[r["id"] for r in rows])]
-    assert outs[1] == outs[6]
+    assert outs[1] == outs[11]
 
 
 def test_auto_routing_and_input_errors(tmp_path):
