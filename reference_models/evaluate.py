@@ -35,6 +35,10 @@ from mmeval.runner import run  # noqa: E402
 def _runnable(suite: Path, tmp: Path) -> tuple[Path, list[str]]:
     spec = yaml.safe_load(suite.read_text())
     spec["dataset"]["path"] = str((suite.parent / spec["dataset"]["path"]).resolve())
+    for model in spec["models"].values():  # Path args are relative to the suite file
+        for key in ("path", "root"):
+            if key in model.get("args", {}):
+                model["args"][key] = str((suite.parent / model["args"][key]).resolve())
     skipped = [m["use"] for m in spec["metrics"] if m["use"] not in METRICS]
     spec["metrics"] = [m for m in spec["metrics"] if m["use"] in METRICS]
     labels = {m.get("name", m["use"]) for m in spec["metrics"]}

@@ -15,6 +15,10 @@ def runnable_copy(suite: Path, tmp: Path, **changes: Any) -> tuple[Path, list[st
     thresholds); `changes` override top-level keys. Returns the path and the dropped names."""
     spec = yaml.safe_load(suite.read_text())
     spec["dataset"]["path"] = str((suite.parent / spec["dataset"]["path"]).resolve())
+    for model in spec["models"].values():  # Path args are relative to the suite file
+        for key in ("path", "root"):
+            if key in model.get("args", {}):
+                model["args"][key] = str((suite.parent / model["args"][key]).resolve())
     dropped = [m["use"] for m in spec.get("metrics", []) if m["use"] not in METRICS]
     spec["metrics"] = [m for m in spec.get("metrics", []) if m["use"] in METRICS]
     labels = {m.get("name", m["use"]) for m in spec["metrics"]}
