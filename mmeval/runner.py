@@ -7,6 +7,7 @@ memory holds one batch of outputs plus each metric's state, whatever the dataset
 from __future__ import annotations
 
 import math
+import sys
 import time
 import uuid
 from collections import Counter
@@ -150,7 +151,11 @@ def _output_caches(suite: Suite, ctx: GateContext) -> dict[str, Any]:
         if fingerprint is not None:
             spec = suite.spec.models[name]
             key = cache_key(suite.sha256, name, spec.use, spec.args, fingerprint(), suite.spec.seed)
-            caches[name] = OutputCache(root, key, ctx.run_dir)
+            try:
+                caches[name] = OutputCache(root, key, ctx.run_dir)
+            except OSError as exc:  # resume is a convenience; never fail a run over it
+                sys.stderr.write(f"warning: output cache {root} unusable ({exc.strerror}); running without resume\n")
+                return {}
     return caches
 
 
