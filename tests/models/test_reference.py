@@ -138,3 +138,17 @@ def test_shipped_suite_runs_when_its_metrics_are_installed(repo, tmp_path, name)
                             env={**__import__("os").environ, "MMEVAL_CACHE_DIR": "off", "HF_HUB_OFFLINE": "1"})
     expected = 1 if name == "ecommerce-release" else 0  # documented in the suite file
     assert result.returncode == expected, result.stderr
+
+
+KNOWN_ELSEWHERE = {"fid", "kid", "inception_score", "ssim", "psnr", "audio_similarity", "fad", "distinct_n", "self_bleu", "vendi"}
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_shipped_suite_parses_and_names_only_known_metrics(repo, name):
+    from mmeval.suite import parse_suite
+
+    path = repo / "suites" / f"{name}.yaml"
+    spec = parse_suite(path.read_text(), str(path))
+    assert (path.parent / spec.dataset.path).is_file()
+    assert set(missing_metrics(path)) <= KNOWN_ELSEWHERE
+    assert {m.use for m in spec.models.values()} <= {"reference", "hf-causal-lm"}
