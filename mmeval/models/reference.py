@@ -110,7 +110,7 @@ class ReferenceGenerator:
     def _folder(self, modality: str) -> Path:
         folder = self.root / modality / self.variant
         if not folder.is_dir():
-            raise InputError(f"{folder}: reference model folder not found")
+            raise InputError(f"{folder}: reference model folder not found (set args.root to a reference_models folder)")
         return folder
 
     def bind(self, ctx: Any, model: str = "reference") -> None:
@@ -166,6 +166,10 @@ class ReferenceGenerator:
         if self._out_dir is None:
             raise InputError("reference image/audio generators need a run directory (runner calls bind(ctx))")
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
+        if safe != sample_id:  # keep distinct ids distinct after sanitising ("a/b" vs "a_b")
+            import hashlib
+
+            safe += "-" + hashlib.sha256(sample_id.encode()).hexdigest()[:8]
         path = self._out_dir / (f"{safe}.png" if modality == "image" else f"{safe}.wav")
         write_atomic(path, png_bytes(value) if modality == "image" else wav_bytes(value))
         return path.resolve()
