@@ -71,3 +71,16 @@ def test_bad_paths_and_inputs(tmp_path, checkpoint):
         HFCausalLM(tmp_path)
     with pytest.raises(InputError, match="text prompts"):
         HFCausalLM(checkpoint).generate([{"x": 1}], seed=0, ids=["a"])
+
+
+def test_logits_processors_from_suite_args(checkpoint, rows, tmp_path):
+    from mmeval.plugins import build
+    from mmeval.registry import MODELS
+
+    probe = HFCausalLM(checkpoint)
+    probe._load()
+    banned = [i for t, i in probe._tokenizer.get_vocab().items() if "$" in t]
+    adapter = build(MODELS, "hf-causal-lm", {"path": str(checkpoint), "logits_processors": [
+        {"use": "tests.models.processors:BanTokens", "args": {"token_ids": banned}}]}, "suite: models.m", tmp_path)
+    assert "BanTokens" in adapter.fingerprint()
+    assert not any("$" in text for text in _run(adapter, rows[:4]))
