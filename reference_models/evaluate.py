@@ -74,7 +74,22 @@ def _independent(run_dir: Path, data: Path, modality: str) -> dict[str, dict[str
                 rows.append((float((spectra[0] - spectra[1]).abs().mean()),))
         keys = ("skimage_ssim", "skimage_psnr") if modality == "image" else ("log_spectral_l1",)
         scores[model_dir.name] = {k: float(np.mean([r[i] for r in rows])) for i, k in enumerate(keys)}
+        if modality == "image":
+            scores[model_dir.name]["pixel_frechet_8x8"] = _pixel_frechet(sorted(model_dir.iterdir()), sorted((data / "images").iterdir()))
     return scores
+
+
+def _pixel_frechet(outputs: list[Path], targets: list[Path]) -> float:
+    """Fréchet distance between 8x8-downsampled RGB pixel sets (192-d): a set-level check
+    that needs no network weights."""
+    from PIL import Image
+
+    from mmeval.metrics.frechet import GaussianStats, stats_distance
+
+    def feats(paths: list[Path]) -> np.ndarray:
+        return np.stack([np.asarray(Image.open(p).convert("RGB").resize((8, 8), Image.BILINEAR), dtype=np.float64).ravel() / 255 for p in paths])
+
+    return stats_distance(GaussianStats.of(feats(outputs)), GaussianStats.of(feats(targets)))
 
 
 def main() -> None:
