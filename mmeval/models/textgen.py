@@ -69,7 +69,7 @@ def decode(
     positions = (mask.cumsum(-1) - 1).clamp_min(0)
     past = None
     step_ids, step_pos = input_ids, positions
-    finished = torch.zeros(rows, dtype=torch.bool, device=device)
+    finished = [False] * rows  # on the host: no device sync per row
     produced: list[list[int]] = [[] for _ in range(rows)]
     history = input_ids
     # transformers 5 renamed `past_key_values` to `cache`; accept both.
@@ -92,9 +92,9 @@ def decode(
                     finished[i] = True
                 else:
                     produced[i].append(int(nxt[i]))
-        if bool(finished.all()):
+        if all(finished):
             break
-        nxt = torch.where(finished.cpu(), torch.full_like(nxt, pad_id), nxt).to(device)
+        nxt = torch.where(torch.tensor(finished), torch.full_like(nxt, pad_id), nxt).to(device)
         history = torch.cat([history, nxt[:, None]], dim=1)
         step_ids = nxt[:, None]
         step_pos = step_pos[:, -1:] + 1
