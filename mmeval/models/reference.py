@@ -80,6 +80,11 @@ class _MediaGenerator:
 
 
 class ReferenceGenerator:
+    """A committed reference generator (text, image, audio or `auto`) at a variant.
+
+    Example: `use: reference` with `args: {name: image, variant: degraded}`.
+    """
+
     runs_model = True
 
     def __init__(
