@@ -101,6 +101,9 @@ METRICS = Registry(
         # image metrics
         # audio metrics
         # diversity metrics
+        # e-commerce attribute metrics (catalogue extractor)
+        "attribute_f1": "mmeval.metrics.attributes:AttributeF1",
+        "price_mae": "mmeval.metrics.attributes:PriceMAE",
     },
 )
 
@@ -111,6 +114,8 @@ MODELS = Registry(
         "replay": "mmeval.models.replay:Replay",
         "python": "mmeval.models.python:PythonCallable",
         # reference generators and hub-free adapters
+        "reference": "mmeval.models.reference:ReferenceGenerator",
+        "hf-causal-lm": "mmeval.models.hf:HFCausalLM",
     },
 )
 

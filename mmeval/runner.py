@@ -7,6 +7,7 @@ memory holds one batch of outputs plus each metric's state, whatever the dataset
 from __future__ import annotations
 
 import math
+import sys
 import time
 import uuid
 from collections import Counter
@@ -76,7 +77,12 @@ def default_run_dir(suite_name: str) -> Path:
 
 
 def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = True) -> RunResult:
-    """Run a suite end to end and write its report to `out` (atomically)."""
+    """Run a suite end to end and write its report to `out` (atomically).
+
+    Adapters with a `bind(ctx, model=name)` method get the run context once before
+    generation (e.g. to write media outputs into `ctx.run_dir`); adapters with a
+    `fingerprint()` get sample-level resume through `models.cache`.
+    """
     started = utc_now()
     suite = load_suite(suite_path)
     dataset = Dataset(suite.dataset_path)
@@ -89,6 +95,10 @@ def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = Tru
     with staged_directory(run_dir) as staging:
         ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed)
         observers = default_observers(suite, ctx)
+        for name, adapter in suite.models.items():
+            bind = getattr(adapter, "bind", None)
+            if bind is not None:
+                bind(ctx, model=name)
         scoring, gate_log = _execute(suite, dataset, ctx, observers, progress)
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:
@@ -106,13 +116,14 @@ def _execute(
             scoring.states[(bm.label, model)] = bm.metric.init()
             scoring.counts[(bm.label, model)] = 0
     gate_log = _GateLog()
+    caches = _output_caches(suite, ctx)
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
     try:
         for batch in dataset.batches(suite.spec.batch_size):
             outputs, seconds = {}, {}
             for name, adapter in suite.models.items():
                 began = time.perf_counter()
-                outputs[name] = _generate(name, adapter, batch, suite.spec.seed)
+                outputs[name] = _generate(name, adapter, batch, suite.spec.seed, caches.get(name))
                 seconds[name] = time.perf_counter() - began
             outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
             if gate_log.blocked_reason:
@@ -128,15 +139,41 @@ def _execute(
     return scoring, gate_log
 
 
-def _generate(name: str, adapter: Any, batch: list[Sample], seed: int) -> list[Any]:
-    ids = [s.id for s in batch]
-    try:
-        outputs = adapter.generate([s.input for s in batch], seed=seed, ids=ids)
-    except MmevalError as exc:
-        raise type(exc)(f"model {name!r}: {exc}") from None
-    if len(outputs) != len(batch):
-        raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(batch)} inputs")
-    return list(outputs)
+def _output_caches(suite: Suite, ctx: GateContext) -> dict[str, Any]:
+    from .models.cache import OutputCache, cache_key, cache_root
+
+    root = cache_root()
+    if root is None:
+        return {}
+    caches = {}
+    for name, adapter in suite.models.items():
+        fingerprint = getattr(adapter, "fingerprint", None)
+        if fingerprint is not None:
+            spec = suite.spec.models[name]
+            key = cache_key(suite.sha256, name, spec.use, spec.args, fingerprint(), suite.spec.seed)
+            try:
+                caches[name] = OutputCache(root, key, ctx.run_dir)
+            except OSError as exc:  # resume is a convenience; never fail a run over it
+                sys.stderr.write(f"warning: output cache {root} unusable ({exc.strerror}); running without resume\n")
+                return {}
+    return caches
+
+
+def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any = None) -> list[Any]:
+    todo = [s for s in batch if cache is None or s.id not in cache]
+    ids = [s.id for s in todo]
+    outputs: list[Any] = []
+    if todo:
+        try:
+            outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
+        except MmevalError as exc:
+            raise type(exc)(f"model {name!r}: {exc}") from None
+        if len(outputs) != len(todo):
+            raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(todo)} inputs")
+        if cache is not None:
+            cache.put(ids, outputs)
+    made = dict(zip(ids, outputs))
+    return [made[s.id] if s.id in made else cache.get(s.id) for s in batch]
 
 
 def _apply_gates(

@@ -1,0 +1,128 @@
+"""`hf-causal-lm`: a local transformers checkpoint directory, prompt -> text.
+
+Never touches the network (`local_files_only=True`). Batches are left-padded and
+decoded by `textgen.decode`, which seeds every sample from (suite seed, sample id), so
+outputs do not depend on batch size. Runs on `cuda` with bf16 autocast when present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, MissingExtra, SpecError
+from ..registry import load_object
+from .textgen import Decoding, LogitsProcessor, decode, row_generators
+
+
+def best_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetensors", "*.bin", "*.model", "*.txt")) -> str:
+    """sha256 over the checkpoint's files (names and bytes), for fingerprints and cache keys."""
+    h = hashlib.sha256()
+    for path in sorted({p for pat in patterns for p in folder.glob(pat)}):
+        h.update(path.name.encode() + b"\x00" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+class HFCausalLM:
+    """Generate text with a local causal LM checkpoint (config, weights, tokenizer).
+
+    Example: `use: hf-causal-lm` with `args: {path: ../my-model, max_new_tokens: 64,
+    do_sample: true, temperature: 0.7, top_p: 0.9}`. `logits_processors` takes
+    `[{use: "pkg.mod:Factory", args: {...}}]`; each built object is called as
+    `processor(input_ids, scores) -> scores` at every step (e.g. a text watermark).
+    """
+
+    runs_model = True
+
+    def __init__(
+        self,
+        path: Path,
+        max_new_tokens: int = 48,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        batch_size: int = 16,
+        device: str | None = None,
+        logits_processors: list[dict[str, Any]] | None = None,
+    ):
+        if not (path / "config.json").is_file():
+            raise InputError(f"{path}: not a transformers checkpoint directory (no config.json)")
+        if temperature <= 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
+            raise SpecError("need temperature > 0, 0 < top_p <= 1, max_new_tokens >= 1, batch_size >= 1")
+        self.path = path
+        self.settings = Decoding(max_new_tokens, do_sample, temperature, top_p)
+        self.batch_size = batch_size
+        self.device = device or best_device()
+        self.processor_specs = list(logits_processors or [])
+        self.processors: list[LogitsProcessor] = [self._build_processor(s) for s in self.processor_specs]
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._digest = files_digest(path)
+
+    @staticmethod
+    def _build_processor(spec: dict[str, Any]) -> LogitsProcessor:
+        if "use" not in spec:
+            raise SpecError("logits_processors entries need 'use: module:attr'")
+        return load_object(spec["use"])(**spec.get("args", {}))
+
+    def add_logits_processor(self, processor: LogitsProcessor) -> None:
+        """Plug a processor in from Python (e.g. a watermark built with a key)."""
+        self.processors.append(processor)
+
+    def fingerprint(self) -> str:
+        """What determines the outputs: weights/tokenizer digest and decoding settings."""
+        s = self.settings
+        procs = ",".join(str(p.get("use")) + repr(sorted(p.get("args", {}).items())) for p in self.processor_specs)
+        extra = ",".join(type(p).__qualname__ for p in self.processors[len(self.processor_specs):])
+        return (f"hf-causal-lm|files:{self._digest}|max_new_tokens:{s.max_new_tokens}|do_sample:{s.do_sample}"
+                f"|temperature:{s.temperature}|top_p:{s.top_p}|processors:{procs}{extra}")
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        from .._compat.torchvision import ensure_torchvision
+
+        ensure_torchvision()  # transformers imports torchvision (DESIGN.md, Environment)
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+        except ImportError:
+            raise MissingExtra("transformers", "models") from None
+        hf_logging.disable_progress_bar()  # our own progress display covers loading
+        try:
+            tok = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.path}: cannot load checkpoint ({str(exc).splitlines()[0]})") from None
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        self._tokenizer, self._model = tok, model.to(self.device).eval()
+
+    def generate(self, inputs: Sequence[Any], *, seed: int, ids: Sequence[str]) -> list[str]:
+        import torch
+
+        self._load()
+        for value in inputs:
+            if not isinstance(value, str):
+                raise InputError(f"hf-causal-lm needs text prompts, got {type(value).__name__}")
+        out: list[str] = []
+        for start in range(0, len(inputs), self.batch_size):
+            prompts = list(inputs[start : start + self.batch_size])
+            enc = self._tokenizer(prompts, return_tensors="pt", padding=True)
+            gens = row_generators(seed, ids[start : start + self.batch_size])
+            autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda"))
+            with autocast:
+                new = decode(self._model, enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device),
+                             gens, self.settings, self._tokenizer.eos_token_id, self._tokenizer.pad_token_id,
+                             self.processors)
+            out += [self._tokenizer.decode(t, skip_special_tokens=True).strip() for t in new]
+        return out
