@@ -119,6 +119,7 @@ GATES = Registry(
     "mmeval.gates",
     {
         # privacy gates
+        "pii": "mmeval.gates.pii:PiiGate",
         # provenance gates
     },
 )
