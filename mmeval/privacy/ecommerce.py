@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 NUMERIC_ENTITIES = frozenset({"PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "IP_ADDRESS"})
 
+# A product/order word, optionally followed by "no."/"number"/"id"/"code", right before the number.
 _PRODUCT_CUE = re.compile(
-    r"(?i:\b(?:sku|ean|ean-13|gtin|upc|isbn|asin|mpn|item|items|art\.?|article|part|parts|p/n|pn|model|models|"
-    r"order|orders|invoice|ref\.?|reference|tracking|shipment|parcel|batch|lot|serial|s/n|sn|catalog(?:ue)?|"
-    r"product|barcode|code|id|no\.?|nr\.?|number|version|firmware|fw|build|release|v|rev\.?|ticket|case|rma|"
-    r"voucher|coupon|promo|gift card code)\b[\s:#.\-]*(?:(?:no|nr|number|id|code)\b[\s:#.\-]*)?)$"
+    r"(?i:\b(?:sku|ean|ean-13|gtin|upc|isbn|asin|mpn|item|items|art|article|part|parts|p/n|pn|model|models|"
+    r"order|orders|invoice|ref|reference|tracking|shipment|parcel|batch|lot|serial|s/n|sn|catalog|catalogue|"
+    r"product|barcode|version|firmware|fw|build|release|v|rev|ticket|case|rma|voucher|coupon|promo)"
+    r"\.?[\s:#\-]*(?:(?:no|nr|number|id|code)\b\.?[\s:#\-]*)?)$"
 )
 _HASH_BEFORE = re.compile(r"#\s*$")
 _UNIT_AFTER = re.compile(
@@ -50,12 +51,11 @@ def rescore(text: str, span: Span) -> Span | None:
         return span
     before = text[max(0, span.start - 40) : span.start]
     after = text[span.end : span.end + 8]
+    if _PRODUCT_CUE.search(before) or _HASH_BEFORE.search(before):
+        return None  # the word right before names a product or order identifier
     positive = _POSITIVE_CUE[span.entity].search(text[max(0, span.start - 30) : span.start])
-    if not positive:
-        if _PRODUCT_CUE.search(before) or _HASH_BEFORE.search(before):
-            return None
-        if span.entity != "IP_ADDRESS" and (_UNIT_AFTER.match(after) or _MONEY_BEFORE.search(before)):
-            return None
+    if not positive and span.entity != "IP_ADDRESS" and (_UNIT_AFTER.match(after) or _MONEY_BEFORE.search(before)):
+        return None
     if span.entity == "IP_ADDRESS" and re.search(r"(?i:\b(?:v|version|firmware|fw|build|release|rev)\.?\s*)$", before):
         return None  # 2.1.0.4 after "firmware" is a version number
     score = min(1.0, max(span.score + 0.35, 0.6)) if positive else span.score

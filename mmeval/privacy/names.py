@@ -27,7 +27,7 @@ _NOT_NAMES = frozenset(
     Kind Sincerely Cheers Item Items Product Products Delivery Shipping Price Sale New Free Great Good Size Color Colour
     Black White Blue Red Green Grey Gray Silver Gold Pink Brown Beige Navy Monday Tuesday Wednesday Thursday Friday
     Saturday Sunday January February March April May June July August September October November December Street
-    Road Avenue Your Yours Warm Many Much Just Also Note Made Designed Model Sku Ean Upc Package Box Set Pack""".split()
+    Road Avenue Your Yours Warm Many Much Just Also Note Made Designed Model Package Box Set Pack""".split()
 )
 
 _PERSON_CUE = re.compile(

@@ -116,8 +116,9 @@ class StrictPhoneRecognizer(LocalRecognizer):
         results = []
         for m in _PHONE_CANDIDATE.finditer(text):
             raw = m.group().rstrip(" )") if m.group().count("(") < m.group().count(")") else m.group()
+            raw = raw.split(" (")[0] if "(" in raw and not raw.startswith("(") and ")" not in raw else raw
             digits = re.sub(r"\D", "", raw)
-            if not 7 <= len(digits) <= 15 or _looks_like_date(raw) or _SSN_SHAPE.fullmatch(raw):
+            if not 7 <= len(digits) <= 15 or _looks_like_date(raw) or _NOT_PHONE_SHAPE.fullmatch(raw):
                 continue
             score = self._score(raw)
             if score:
@@ -139,7 +140,8 @@ class StrictPhoneRecognizer(LocalRecognizer):
         return 0.0
 
 
-_SSN_SHAPE = re.compile(r"\d{3}([- .])\d{2}\1\d{4}")  # no phone plan groups digits 3-2-4; US SSNs do
+# No numbering plan groups digits 3-2-4 (US SSNs do), and dotted quads are IPv4 addresses.
+_NOT_PHONE_SHAPE = re.compile(r"\d{3}([- .])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
 
 
 def _looks_like_date(raw: str) -> bool:
