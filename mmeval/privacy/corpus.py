@@ -190,8 +190,10 @@ _PII_TEMPLATES = {
     "US_SSN": ["SSN: {X}", "My social security number is {X}, order {P}.", "Tax form for {P} lists SSN {X}.",
                "Applicant SSN {X}"],
     "PERSON": ["Dear {X}, your order {P} has shipped.", "Thanks, {X}", "Hello {X}, {P} is back in stock.",
-               "My name is {X} and I ordered {P}.", "Kind regards,\n{X}", "Ms. {X} returned {P}.", "Customer: {X}"],
-    "LOCATION": ["Please ship to {X} ({P}).", "Deliver to {X}, thanks.", "Address: {X}", "I live at {X}; {P} arrived damaged."],
+               "My name is {X} and I ordered {P}.", "Kind regards,\n{X}", "Ms. {X} returned {P}.", "Customer: {X}",
+               "{X} left a five-star review for {P}."],  # the last one has no cue: the gazetteer detector misses it
+    "LOCATION": ["Please ship to {X} ({P}).", "Deliver to {X}, thanks.", "Address: {X}", "I live at {X}; {P} arrived damaged.",
+                 "Pick-up point {X} holds {P}."],
 }
 _CLEAN_TEMPLATES = [
     "{Name} lamp in brushed steel, {P}, {P}.", "Our bestselling {Name} sofa: {P}, {P}, {P}.",
