@@ -30,7 +30,7 @@ _MONEY_BEFORE = re.compile(r"(?:[$€£¥]|\b(?:usd|eur|gbp|chf|sek|nok|dkk|pln)
 _POSITIVE_CUE = {
     "PHONE_NUMBER": re.compile(r"(?i:\b(?:phone|tel|telephone|mobile|cell|call|ring|text|whatsapp|fax|contact|reach)\b)"),
     "US_SSN": re.compile(r"(?i:\b(?:ssn|social security|social sec|ss#|ss no|taxpayer)\b)"),
-    "CREDIT_CARD": re.compile(r"(?i:\b(?:card|visa|mastercard|amex|american express|discover|diners|jcb|cc|credit|debit|paid with)\b)"),
+    "CREDIT_CARD": re.compile(r"(?i:\b(?:card|visa|mastercard|amex|american express|discover|diners|jcb|cc|credit|debit|paid with|pay|charge)\b)"),
     "IP_ADDRESS": re.compile(r"(?i:\b(?:ip|ipv4|ipv6|address|host|server|login|logged|from)\b)"),
 }
 

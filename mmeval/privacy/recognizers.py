@@ -120,6 +120,8 @@ class StrictPhoneRecognizer(LocalRecognizer):
             digits = re.sub(r"\D", "", raw)
             if not 7 <= len(digits) <= 15 or _looks_like_date(raw) or _NOT_PHONE_SHAPE.fullmatch(raw):
                 continue
+            if len(digits) >= 14 and luhn_valid(digits) and card_brand(digits):
+                continue  # a card number, which the card recognizer reports
             score = self._score(raw)
             if score:
                 results.append(RecognizerResult("PHONE_NUMBER", m.start(), m.start() + len(raw), score))
