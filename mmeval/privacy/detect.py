@@ -53,11 +53,16 @@ _TRIGGERS = {
 
 
 def _presidio() -> Any:
-    try:
-        import presidio_analyzer
-    except ImportError:
-        raise MissingExtra("presidio-analyzer", "privacy") from None
-    return presidio_analyzer
+    """presidio_analyzer, after checking every package of the `privacy` extra is importable."""
+    import importlib
+
+    for module, package in (("spacy", "spacy"), ("phonenumbers", "phonenumbers"), ("tldextract", "tldextract"),
+                            ("presidio_analyzer", "presidio-analyzer")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtra(package, "privacy") from None
+    return importlib.import_module("presidio_analyzer")
 
 
 class BlankSpacyNlpEngine:
@@ -80,6 +85,7 @@ class BlankSpacyNlpEngine:
 
 def find_ner_model(ner_model: str | Path | None = None) -> str | None:
     """The spaCy NER model to use: the one given (package name or directory), else an installed one."""
+    _presidio()
     import spacy
 
     if ner_model:

@@ -103,3 +103,21 @@ def test_describe_names_the_detectors(detector):
     info = detector.describe()
     assert "StrictPhoneRecognizer" in info["recognizers"] and "GazetteerNameRecognizer" in info["recognizers"]
     assert info["person_location"] == "mmeval gazetteer + context rules"
+
+
+def test_spacy_ner_model_directory_replaces_the_gazetteer(tmp_path):
+    import spacy
+
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("ner")
+    for label in ("PERSON", "GPE"):
+        ner.add_label(label)
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "ner")
+    detector = PiiDetector(ner_model=str(tmp_path / "ner"))
+    info = detector.describe()
+    assert info["person_location"].startswith("spaCy NER model") and "SpacyRecognizer" in info["recognizers"]
+    assert "GazetteerNameRecognizer" not in info["recognizers"]
+    assert [s.entity for s in detector.analyze("Mail a@example.com, Dear Bob")][0] == "EMAIL_ADDRESS"
+    with pytest.raises(SpecError, match="neither an installed spaCy package nor a directory"):
+        PiiDetector(ner_model=str(tmp_path / "missing"))
