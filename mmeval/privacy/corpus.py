@@ -146,6 +146,14 @@ class _Gen:
             f"art. {self.digits(8)}", f"ref. {self.digits(10)}", f"pack of {r.randint(2, 48)}", f"{r.randint(5, 70)}% off",
             f"{r.randint(1, 5)}.{r.randint(0, 9)}/5 from {r.randint(10, 9000)} reviews", f"{r.randint(250, 2000)} ml",
             f"batch {self.digits(8)}-{self.digits(2)}", f"serial {self.digits(12)}", f"{r.randint(10, 99)}\" screen",
+            "100-240 V, 50/60 Hz", f"{r.randint(400, 2400)}x{r.randint(300, 900)}x{r.randint(12, 40)} mm",
+            f"{r.randint(32, 1024)} GB", f"EU {r.randint(36, 47)} / UK {r.randint(3, 12)} / US {r.randint(5, 13)}",
+            f"art. {self.digits(3)}.{self.digits(3)}.{self.digits(2)}", f"v{r.randint(1, 12)}.{r.randint(0, 9)}.{self.digits(5)}.{self.digits(4)}",
+            f"Mon-Fri {r.randint(7, 10):02d}:00-{r.randint(16, 20)}:30", f"{r.randint(10, 99)}.{r.randint(0, 9)} x {r.randint(10, 99)}.{r.randint(0, 9)} cm",
+            f"barcode {self.digits(1)} {self.digits(6)} {self.digits(6)}", f"GTIN {self.digits(14)}", f"lot {r.randint(2019, 2026)}-{self.digits(3)}-{self.digits(2)}",
+            f"{r.randint(1, 9)} {self.digits(3)} kr", f"{r.randint(1, 9)}.{self.digits(3)}.{self.digits(3)} units sold",
+            f"ISBN {r.randint(0, 1)}-{self.digits(3)}-{self.digits(5)}-{r.randint(0, 9)}", f"collection {r.randint(2019, 2025)}/{r.randint(2020, 2026)}",
+            f"{r.randint(1, 3)}-{r.randint(4, 9)} business days", f"{r.randint(1, 20)} x {r.randint(1, 9)}W LED",
         ])
 
 
@@ -178,20 +186,23 @@ def _upc(body: str) -> str:
 # Templates: {X} is a planted value of entity X; {P} is a product fact (not PII).
 _PII_TEMPLATES = {
     "EMAIL_ADDRESS": ["Please send the invoice for {P} to {X}.", "Contact: {X}", "Customer wrote from {X} about {P}.",
-                      "{X} asked whether {P} is in stock.", "Reply to {X} re: {P}"],
+                      "{X} asked whether {P} is in stock.", "Reply to {X} re: {P}", "Thanks! -- ({X})"],
     "PHONE_NUMBER": ["Call me on {X} about {P}.", "Phone: {X}", "Courier should ring {X} before delivering {P}.",
-                     "You can reach me at {X} regarding {P}.", "My mobile is {X}; the parcel is {P}.", "Tel. {X}"],
+                     "You can reach me at {X} regarding {P}.", "My mobile is {X}; the parcel is {P}.", "Tel. {X}",
+                     "Leave it with the neighbour, {X}.", "{X} (evenings only)", "WhatsApp {X} if {P} is late."],
     "CREDIT_CARD": ["Paid with card {X} for {P}.", "Card number: {X}", "Please charge {X} for {P}.",
-                    "Refund {P} to my Visa {X}.", "I used {X} to pay for {P}."],
+                    "Refund {P} to my Visa {X}.", "I used {X} to pay for {P}.",
+                    "{X} exp 04/27, {P}", "Charged {P} on {X}."],
     "IBAN_CODE": ["Refund to IBAN {X} please ({P}).", "Bank transfer to {X} for {P}.", "My account: {X}",
-                  "Send the money for {P} to {X}."],
+                  "Send the money for {P} to {X}.", "Payout account {X}"],
     "IP_ADDRESS": ["Login to order {P} came from {X}.", "Request for {P} from IP {X}", "Fraud check flagged {X} ({P}).",
-                   "Session {P} used address {X}."],
+                   "Session {P} used address {X}.",
+                   "{X} - - [10/Oct/2024:13:55:36] GET /cart", "client={X} status=403"],
     "US_SSN": ["SSN: {X}", "My social security number is {X}, order {P}.", "Tax form for {P} lists SSN {X}.",
-               "Applicant SSN {X}"],
+               "Applicant SSN {X}", "{X} (SSN) on file for {P}.", "Identity check used {X}."],
     "PERSON": ["Dear {X}, your order {P} has shipped.", "Thanks, {X}", "Hello {X}, {P} is back in stock.",
                "My name is {X} and I ordered {P}.", "Kind regards,\n{X}", "Ms. {X} returned {P}.", "Customer: {X}",
-               "{X} left a five-star review for {P}."],  # the last one has no cue: the gazetteer detector misses it
+               "{X} left a five-star review for {P}.", "Order placed by {X}."],  # the last one has no cue: the gazetteer detector misses it
     "LOCATION": ["Please ship to {X} ({P}).", "Deliver to {X}, thanks.", "Address: {X}", "I live at {X}; {P} arrived damaged.",
                  "Pick-up point {X} holds {P}."],
 }
@@ -238,8 +249,10 @@ def build_corpus(seed: int = 0, n_pii: int = 2000, n_clean: int = 1000) -> list[
                 "X": lambda e=entity: (e, getattr(g, _VALUES[e])()), "P": lambda: ("", g.product_fact())}))
         text, planted = "", []
         for p in parts:
-            offset = len(text) + (1 if text else 0)
-            text += (" " if text else "") + p.text
+            # Sentences end in punctuation; a part ending in a value gets a full stop before the next.
+            joint = "" if not text else (" " if text[-1] in ".!?)" else ". ")
+            offset = len(text) + len(joint)
+            text += joint + p.text
             planted += [Planted(q.entity, q.start + offset, q.end + offset, q.value) for q in p.planted]
         out.append(CorpusText(f"pii-{n:05d}", text, planted))
     for n in range(n_clean):

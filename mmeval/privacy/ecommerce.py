@@ -22,7 +22,9 @@ _PRODUCT_CUE = re.compile(
 )
 _HASH_BEFORE = re.compile(r"#\s*$")
 _UNIT_AFTER = re.compile(
-    r"^\s?(?:mm|cm|m|km|in|inch|inches|ft|\"|kg|g|lb|lbs|oz|ml|l|w|kw|v|mah|wh|hz|gb|tb|mb|px|dpi|pcs|units|x\b|×)",
+    # Word units need a word boundary ("m" is not "my"); "in" is left out: "call 555 0100 in the evening".
+    r"^\s?(?:(?:mm|cm|m|km|inch|inches|ft|kg|g|lb|lbs|oz|ml|l|w|kw|v|mah|wh|hz|gb|tb|mb|px|dpi|pcs|units|x|kr|zł|zl|"
+    r"eur|usd|gbp|chf)\b|[\"×€$£])",
     re.IGNORECASE,
 )
 _MONEY_BEFORE = re.compile(r"(?:[$€£¥]|\b(?:usd|eur|gbp|chf|sek|nok|dkk|pln)\s?)$", re.IGNORECASE)

@@ -77,10 +77,30 @@ class CardRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         results = []
         for m in self.PATTERN.finditer(text):
-            digits = re.sub(r"\D", "", m.group())
-            if _consistent_groups(m.group()) and luhn_valid(digits) and card_brand(digits):
-                results.append(RecognizerResult("CREDIT_CARD", m.start(), m.end(), self.SCORE))
+            span = _card_within(m.group())
+            if span is not None:
+                results.append(RecognizerResult("CREDIT_CARD", m.start() + span[0], m.start() + span[1], self.SCORE))
         return results
+
+
+def _is_card(raw: str) -> bool:
+    digits = re.sub(r"\D", "", raw)
+    return 14 <= len(digits) <= 19 and _consistent_groups(raw) and luhn_valid(digits) and card_brand(digits) is not None
+
+
+def _card_within(raw: str) -> tuple[int, int] | None:
+    """Offsets of the card number in `raw`: all of it, or a run of its groups when a number
+    written next to it (a status code, an account number) ran into the match."""
+    if _is_card(raw):
+        return 0, len(raw)
+    groups = [m.span() for m in re.finditer(r"\d+", raw)]
+    for size in range(len(groups) - 1, 0, -1):
+        for i in range(len(groups) - size + 1):
+            start, end = groups[i][0], groups[i + size - 1][1]
+            joined_by_space = (start == 0 or raw[start - 1] == " ") and (end == len(raw) or raw[end] == " ")
+            if joined_by_space and _is_card(raw[start:end]):
+                return start, end
+    return None
 
 
 def _consistent_groups(raw: str) -> bool:
@@ -91,7 +111,7 @@ def _consistent_groups(raw: str) -> bool:
 
 # Phone candidates: an optional +CC or 00CC, then digit groups joined by space . - / or ( ).
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+#/.,-])(?:\+|00)?\(?\d[\d().\-/ \u00a0]{5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w]|[.,-]\d)"
+    r"(?<![\w+#/.,-])(?:\+|00)?\(?\d(?:[\d()\-/ \u00a0]|\.(?=\d)){5,20}\d(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w]|[.,-]\d)"
 )
 
 
@@ -143,7 +163,8 @@ class StrictPhoneRecognizer(LocalRecognizer):
 
 
 # No numbering plan groups digits 3-2-4 (US SSNs do), and dotted quads are IPv4 addresses.
-_NOT_PHONE_SHAPE = re.compile(r"\d{3}([- .])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}")
+# Year ranges (2021/2022) are not phones either.
+_NOT_PHONE_SHAPE = re.compile(r"\d{3}([- .])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}|(?:19|20)\d\d\s?[/-]\s?(?:19|20)\d\d")
 
 
 def _looks_like_date(raw: str) -> bool:
