@@ -55,9 +55,9 @@ def rescore(text: str, span: Span) -> Span | None:
     after = text[span.end : span.end + 8]
     if _PRODUCT_CUE.search(before) or _HASH_BEFORE.search(before):
         return None  # the word right before names a product or order identifier
+    if span.entity != "IP_ADDRESS" and (_UNIT_AFTER.match(after) or _MONEY_BEFORE.search(before)):
+        return None  # a measurement or a price, whatever words come before it
     positive = _POSITIVE_CUE[span.entity].search(text[max(0, span.start - 30) : span.start])
-    if not positive and span.entity != "IP_ADDRESS" and (_UNIT_AFTER.match(after) or _MONEY_BEFORE.search(before)):
-        return None
     if span.entity == "IP_ADDRESS" and re.search(r"(?i:\b(?:v|version|firmware|fw|build|release|rev)\.?\s*)$", before):
         return None  # 2.1.0.4 after "firmware" is a version number
     score = min(1.0, max(span.score + 0.35, 0.6)) if positive else span.score
