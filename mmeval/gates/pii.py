@@ -5,6 +5,10 @@ Suite usage:
       - use: pii
         args: {action: block, entities: [EMAIL_ADDRESS, PHONE_NUMBER], threshold: 0.5}
 
+`ner_model` (optional): an installed spaCy package, a spaCy pipeline directory or a
+transformers token-classification directory (relative to the suite) for PERSON/LOCATION; without it an installed
+en_core_web_* model is used if present, else the built-in gazetteer detector.
+
 `report` allows outputs and records findings; `anonymize` rewrites the spans (the
 anonymized text is what gets scored and stored); `block` stops the run when any finding
 remains. Findings and reasons carry sample ids, entity types, offsets, scores and counts,
@@ -14,6 +18,7 @@ never the values. Non-text outputs (images, audio, numbers) pass untouched.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import SpecError
@@ -29,7 +34,7 @@ class PiiGate:
         entities: list[str] | None = None,
         threshold: float = 0.5,
         operator: Literal["replace", "mask", "redact", "pseudonym"] = "replace",
-        ner_model: str | None = None,
+        ner_model: Path | None = None,
         phone_regions: list[str] | None = None,
     ):
         from ..privacy.anonymize import Anonymizer, load_pseudonym_key
@@ -38,7 +43,9 @@ class PiiGate:
         if action not in ("report", "anonymize", "block"):
             raise SpecError(f"action must be report, anonymize or block (got {action!r})")
         self.action = action
-        self.detector = PiiDetector(entities, threshold, ner_model, phone_regions)
+        # A directory resolves relative to the suite file; anything else is a spaCy package name.
+        model = None if ner_model is None else str(ner_model) if ner_model.exists() else ner_model.name
+        self.detector = PiiDetector(entities, threshold, model, phone_regions)
         self.anonymizer = None
         if action == "anonymize":
             key = load_pseudonym_key() if operator == "pseudonym" else None

@@ -84,7 +84,8 @@ class BlankSpacyNlpEngine:
 
 
 def find_ner_model(ner_model: str | Path | None = None) -> str | None:
-    """The spaCy NER model to use: the one given (package name or directory), else an installed one."""
+    """The NER model to use: the one given (spaCy package name, spaCy directory, or a
+    transformers token-classification directory), else an installed spaCy English model."""
     _presidio()
     import spacy
 
@@ -93,6 +94,33 @@ def find_ner_model(ner_model: str | Path | None = None) -> str | None:
             return str(ner_model)
         raise SpecError(f"NER model {str(ner_model)!r} is neither an installed spaCy package nor a directory")
     return next((name for name in SPACY_NER_MODELS if spacy.util.is_package(name)), None)
+
+
+def is_transformers_model(ner_model: str | None) -> bool:
+    """A directory holding a transformers config (spaCy pipelines hold meta.json instead)."""
+    return bool(ner_model) and (Path(str(ner_model)) / "config.json").is_file()
+
+
+def _ner_recognizer(ner_model: str) -> Any:
+    if is_transformers_model(ner_model):
+        from .._compat.torchvision import ensure_torchvision
+
+        ensure_torchvision()  # transformers' model classes import torchvision (DESIGN.md, Environment)
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            raise MissingExtra("transformers", "models") from None
+        from presidio_analyzer.predefined_recognizers import HuggingFaceNerRecognizer
+
+        recognizer = HuggingFaceNerRecognizer(
+            model_name=ner_model, supported_entities=["PERSON", "LOCATION"], device="cpu",
+            label_mapping={"PER": "PERSON", "PERSON": "PERSON", "LOC": "LOCATION", "GPE": "LOCATION", "LOCATION": "LOCATION"},
+        )
+        recognizer.load()
+        return recognizer
+    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+    return SpacyRecognizer(supported_entities=["PERSON", "LOCATION"])
 
 
 @functools.lru_cache(maxsize=4)
@@ -104,16 +132,15 @@ def build_analyzer(ner_model: str | None = None, phone_regions: tuple[str, ...] 
     from .names import GazetteerNameRecognizer
     from .recognizers import CardRecognizer, OfflineEmailRecognizer, StrictPhoneRecognizer
 
-    nlp_engine = BlankSpacyNlpEngine.create(ner_model)
+    # A spaCy NER model is the NLP engine itself; a transformers model runs beside a blank one.
+    nlp_engine = BlankSpacyNlpEngine.create(None if is_transformers_model(ner_model) else ner_model)
     registry = presidio.RecognizerRegistry(supported_languages=["en"])
     phone = StrictPhoneRecognizer(phone_regions) if phone_regions else StrictPhoneRecognizer()
     for recognizer in (OfflineEmailRecognizer(), CardRecognizer(), phone, IbanRecognizer(), IpRecognizer(),
                        UsSsnRecognizer(), UrlRecognizer()):
         registry.add_recognizer(recognizer)
     if ner_model:
-        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
-
-        registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION"]))
+        registry.add_recognizer(_ner_recognizer(ner_model))
     else:
         names = GazetteerNameRecognizer()
         names.load()
@@ -162,12 +189,18 @@ class PiiDetector:
     def analyze_many(self, texts: Iterable[str]) -> list[list[Span]]:
         return [self.analyze(t) for t in texts]
 
+    def _ner_source(self) -> str:
+        if not self.ner_model:
+            return "mmeval gazetteer + context rules"
+        kind = "transformers" if is_transformers_model(self.ner_model) else "spaCy"
+        return f"{kind} NER model {self.ner_model}"
+
     def describe(self) -> dict[str, Any]:
         """What ran: recognizers, the NER source for PERSON/LOCATION, entities and threshold."""
         return {
             "engine": "presidio-analyzer (offline, spaCy blank 'en' tokenizer)",
             "recognizers": list(self._recognizers),
-            "person_location": f"spaCy NER model {self.ner_model}" if self.ner_model else "mmeval gazetteer + context rules",
+            "person_location": self._ner_source(),
             "entities": list(self.entities),
             "threshold": self.threshold,
             "ecommerce_rules": "product-identifier, unit and price context suppress phone/SSN/card/IP findings",

@@ -121,3 +121,32 @@ def test_spacy_ner_model_directory_replaces_the_gazetteer(tmp_path):
     assert [s.entity for s in detector.analyze("Mail a@example.com, Dear Bob")][0] == "EMAIL_ADDRESS"
     with pytest.raises(SpecError, match="neither an installed spaCy package nor a directory"):
         PiiDetector(ner_model=str(tmp_path / "missing"))
+
+
+def _tiny_token_classifier(path):
+    """A random 1-layer BERT token classifier with a locally trained tokenizer (no download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import BertConfig, BertForTokenClassification, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(["Dear Bob Smith, ship to Paris."] * 4, trainers.WordPieceTrainer(vocab_size=100, special_tokens=specials))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+    labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)})
+    BertForTokenClassification(config).save_pretrained(path)
+    fast.save_pretrained(path)
+
+
+def test_transformers_ner_directory_replaces_the_gazetteer(tmp_path):
+    _tiny_token_classifier(tmp_path / "hf")
+    detector = PiiDetector(ner_model=str(tmp_path / "hf"))
+    info = detector.describe()
+    assert info["person_location"].startswith("transformers NER model")
+    assert "HuggingFaceNerRecognizer" in info["recognizers"] and "GazetteerNameRecognizer" not in info["recognizers"]
+    spans = detector.analyze("Dear Bob Smith, mail a@example.com")
+    assert "EMAIL_ADDRESS" in {s.entity for s in spans}
+    assert all(s.entity in ("EMAIL_ADDRESS", "PERSON", "LOCATION") for s in spans)
