@@ -87,3 +87,14 @@ def test_suite_anonymize_scores_anonymized_outputs(tmp_path):
     assert result.report["results"][0]["value"] == pytest.approx(0.75)
     assert result.report["gates"][0]["decisions"] == {"transform": 1}
     assert EMAIL not in (tmp_path / "run" / "report.json").read_text()
+
+
+def test_findings_do_not_depend_on_batch_split():
+    from mmeval.privacy.corpus import build_corpus
+
+    items = [GateItem(t.id, "m", t.text) for t in build_corpus(seed=4, n_pii=60, n_clean=20)]
+    gate = PiiGate("anonymize")
+    whole = gate(items, CTX)
+    parts = [gate(items[i : i + 7], CTX) for i in range(0, len(items), 7)]
+    assert [f for p in parts for f in p.findings] == whole.findings
+    assert [i for p in parts for i in p.items] == whole.items
