@@ -33,7 +33,7 @@ _NOT_NAMES = frozenset(
 _PERSON_CUE = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+(?P<hon>" + _CAPSEQ + r"))"
     r"|(?:\b(?:Dear|Hi|Hello|Hey|Attn:?|Attention:?)[ \t]+(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+)?(?P<greet>" + _CAPSEQ + r"))"
-    r"|(?:(?i:\b(?:my name is|name:|customer name:?|customer:|contact person:?|cardholder:?|card holder:?|"
+    r"|(?:(?i:\b(?:my name is|name:|customer name:?|customer:?|contact person:?|cardholder:?|card holder:?|"
     r"recipient:?|signed by|ordered by|placed by|account holder:?)\s+)(?P<intro>" + _CAPSEQ + r"))"
     r"|(?:\b(?:Regards|Best regards|Kind regards|Best wishes|Sincerely|Thanks|Thank you|Cheers|Best),?\s*\n?\s*"
     r"(?:--\s*)?(?P<sign>" + _CAPSEQ + r"))"

@@ -135,8 +135,7 @@ class StrictPhoneRecognizer(LocalRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         results = []
         for m in _PHONE_CANDIDATE.finditer(text):
-            raw = m.group().rstrip(" )") if m.group().count("(") < m.group().count(")") else m.group()
-            raw = raw.split(" (")[0] if "(" in raw and not raw.startswith("(") and ")" not in raw else raw
+            raw = _balance_parens(m.group())
             digits = re.sub(r"\D", "", raw)
             if not 7 <= len(digits) <= 15 or _looks_like_date(raw) or _NOT_PHONE_SHAPE.fullmatch(raw):
                 continue
@@ -149,9 +148,8 @@ class StrictPhoneRecognizer(LocalRecognizer):
 
     def _score(self, raw: str) -> float:
         international = raw.startswith(("+", "00"))
-        candidates = [None] if international else self.regions
-        for region in candidates:
-            text = "+" + raw[2:] if raw.startswith("00") else raw
+        text = "+" + raw[2:] if raw.startswith("00") else raw
+        for region in [None] if international else self.regions:
             try:
                 number = phonenumbers.parse(text, region)
             except phonenumbers.NumberParseException:
@@ -165,6 +163,15 @@ class StrictPhoneRecognizer(LocalRecognizer):
 # No numbering plan groups digits 3-2-4 (US SSNs do), and dotted quads are IPv4 addresses.
 # Year ranges (2021/2022) are not phones either.
 _NOT_PHONE_SHAPE = re.compile(r"\d{3}([- .])\d{2}\1\d{4}|\d{1,3}(?:\.\d{1,3}){3}|(?:19|20)\d\d\s?[/-]\s?(?:19|20)\d\d")
+
+
+def _balance_parens(raw: str) -> str:
+    """Drop a ')' closing text before the number, or a '(' opening text after it."""
+    if raw.count("(") < raw.count(")"):
+        return raw.rstrip(" )")
+    if "(" in raw and ")" not in raw and not raw.startswith("("):
+        return raw.split(" (")[0].split("(")[0].rstrip()
+    return raw
 
 
 def _looks_like_date(raw: str) -> bool:
