@@ -124,6 +124,7 @@ GATES = Registry(
     "mmeval.gates",
     {
         # privacy gates
+        "pii": "mmeval.gates.pii:PiiGate",
         # provenance gates
     },
 )
