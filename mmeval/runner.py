@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from .data import Dataset, Sample
 from .errors import InputError, MmevalError
-from .fsutil import staged_directory, write_json
+from .fsutil import staged_directory, write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
 from .progress import Progress
 from .runinfo import environment, utc_now
@@ -103,8 +103,21 @@ def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = Tru
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:
             observer.finish(report, staging)
-        write_json(staging / "report.json", report)
+        write_report_files(report, staging)
     return RunResult(report["status"], run_dir, report)
+
+
+def write_report_files(report: dict[str, Any], run_dir: Path) -> None:
+    """The record (report.json), its views (report.md, report.html), then the signature
+    over all of them and every artifact, so a run appears complete and signed or not at all."""
+    from .report.html import render_html
+    from .report.markdown import render_markdown
+    from .report.signing import sign_run
+
+    write_json(run_dir / "report.json", report)
+    write_atomic(run_dir / "report.md", render_markdown(report).encode())
+    write_atomic(run_dir / "report.html", render_html(report, run_dir).encode())
+    sign_run(run_dir, report)
 
 
 def _execute(

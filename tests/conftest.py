@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Signing keys and other per-user state go to a throwaway home, never the developer's.
+os.environ["MMEVAL_HOME"] = tempfile.mkdtemp(prefix="mmeval-home-")
 
 # torchmetrics and pytorch-fid import torchvision; make that work next to CPU torch
 # (DESIGN.md, Environment). mmeval's own code calls this before those imports too.

@@ -19,6 +19,7 @@ from .. import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("mmeval.cli.run", "run a suite and write a report"),
     "list": ("mmeval.cli.list_plugins", "list registered metrics, models and gates"),
+    "verify": ("mmeval.cli.verify", "check a run's signature and every file it covers"),
     "pii": ("mmeval.cli.pii", "scan text or JSONL for personal data, or write a redacted copy"),
 }
 

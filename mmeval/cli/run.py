@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -19,4 +20,8 @@ def main(args: argparse.Namespace) -> int:
     result = run(args.suite, args.out, progress=not args.quiet)
     if not args.quiet:
         print(summarize(result.report, str(result.run_dir)))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:  # GitHub Actions shows this on the job page
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
     return result.exit_code

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -26,7 +26,7 @@ def summarize(report: dict[str, Any], run_dir: str) -> str:
     if results:
         models = list(dict.fromkeys(r["model"] for r in results))
         keys = list(dict.fromkeys(r["key"] for r in results))
-        cell = {(r["model"], r["key"]): _fmt(r["value"]) for r in results}
+        cell = {(r["model"], r["key"]): fmt(r["value"]) for r in results}
         rows = [["model"] + keys] + [[m] + [cell.get((m, k), "") for k in keys] for m in models]
         out += ["", table(rows)]
     if report["thresholds"]:
@@ -34,6 +34,6 @@ def summarize(report: dict[str, Any], run_dir: str) -> str:
         for t in report["thresholds"]:
             bound = f">= {t['min']}" if "min" in t else f"<= {t['max']}"
             mark = "ok  " if t["passed"] else "FAIL"
-            out.append(f"{mark} {t['model']} {t['metric']} = {_fmt(t['value'])} (needs {bound})")
-    out += ["", f"report: {run_dir}/report.json"]
+            out.append(f"{mark} {t['model']} {t['metric']} = {fmt(t['value'])} (needs {bound})")
+    out += ["", f"report: {run_dir}/report.json (also report.md, report.html; signed in attestation.dsse.json)"]
     return "\n".join(out)

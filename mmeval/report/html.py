@@ -1,0 +1,184 @@
+"""`report.html`: one self-contained page a release manager reads in a minute.
+
+No network and no scripts: inline CSS, inline SVG charts, media as data URIs. The
+verdict comes first, then thresholds, the model x metric table (confidence intervals,
+fingerprints on hover), a chart per metric, sample galleries, gates and provenance.
+Everything that came from a model or a file is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .summary import fmt
+
+GALLERY_PER_MODEL = 6
+MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
+MAX_MEDIA_BYTES = 400_000  # keep the page small: larger files are listed, not embedded
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 10px}
+.verdict{border-radius:10px;padding:18px 22px;color:#fff;margin:16px 0}
+.verdict .big{font-size:30px;font-weight:700;letter-spacing:.04em}
+.pass{background:#1f8a4c}.fail{background:#c0392b}.blocked{background:#7b2cbf}
+table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}
+th,td{padding:6px 10px;border-bottom:1px solid #e6e8ec;text-align:left;font-variant-numeric:tabular-nums}
+th{background:#eef0f4;font-weight:600} td.num{text-align:right} .ci{color:#667;font-size:12px}
+.ok{color:#1f8a4c;font-weight:600}.bad{color:#c0392b;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:14px}.chart{background:#fff;padding:10px;box-shadow:0 1px 2px #0001}
+.gallery{display:flex;flex-wrap:wrap;gap:10px}.item{background:#fff;padding:8px;width:160px;box-shadow:0 1px 2px #0001;font-size:12px}
+.item img{width:144px;height:144px;object-fit:contain;image-rendering:pixelated;background:#ddd}
+.item audio{width:144px}.muted{color:#667}code{font-size:12px}
+"""
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    status = report["status"]
+    reason = report.get("reason") or {"pass": "every threshold met and no gate blocked"}.get(status, "")
+    return (
+        f'<section id="verdict" class="verdict {escape(status)}"><div class="big">{escape(status.upper())}</div>'
+        f"<div>{escape(reason)}</div></section>"
+    )
+
+
+def _thresholds(report: dict[str, Any]) -> str:
+    if not report["thresholds"]:
+        return '<p class="muted">This suite sets no thresholds.</p>'
+    rows = []
+    for t in report["thresholds"]:
+        bound = f"≥ {t['min']}" if "min" in t else f"≤ {t['max']}"
+        mark = '<span class="ok">pass</span>' if t["passed"] else '<span class="bad">fail</span>'
+        rows.append(
+            f"<tr><td>{mark}</td><td>{escape(t['model'])}</td><td>{escape(t['metric'])}</td>"
+            f'<td class="num">{escape(fmt(t["value"]))}</td><td>{escape(bound)}</td></tr>'
+        )
+    return "<table><tr><th></th><th>model</th><th>metric</th><th>value</th><th>needs</th></tr>" + "".join(rows) + "</table>"
+
+
+def _results_table(results: list[dict[str, Any]]) -> str:
+    if not results:
+        return '<p class="muted">No results (the run was blocked or scored nothing).</p>'
+    models = list(dict.fromkeys(r["model"] for r in results))
+    keys = list(dict.fromkeys(r["key"] for r in results))
+    by = {(r["model"], r["key"]): r for r in results}
+    head = "<tr><th>model</th>" + "".join(f"<th>{escape(k)}</th>" for k in keys) + "</tr>"
+    rows = []
+    for m in models:
+        cells = []
+        for k in keys:
+            r = by.get((m, k))
+            if r is None:
+                cells.append("<td></td>")
+                continue
+            ci = ""
+            if r.get("ci_low") is not None and r.get("ci_high") is not None:
+                ci = f'<div class="ci">95% CI {escape(fmt(r["ci_low"]))} – {escape(fmt(r["ci_high"]))}</div>'
+            arrow = "↑" if r.get("higher_is_better", True) else "↓"
+            title = f"{r['fingerprint']} · n={r['n']} · {arrow} better"
+            cells.append(f'<td class="num" title="{escape(title)}">{escape(fmt(r["value"]))}{ci}</td>')
+        rows.append(f"<tr><td>{escape(m)}</td>{''.join(cells)}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _bar_chart(key: str, points: list[tuple[str, float]]) -> str:
+    width, bar_h, gap, label_w = 320, 18, 6, 110
+    top = max((abs(v) for _, v in points), default=1.0) or 1.0
+    height = len(points) * (bar_h + gap) + 24
+    bars = []
+    for i, (model, value) in enumerate(points):
+        y = 22 + i * (bar_h + gap)
+        w = max(1.0, (width - label_w - 60) * abs(value) / top)
+        bars.append(
+            f'<text x="0" y="{y + 13}" font-size="12">{escape(model[:16])}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#3b6fd8"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="12">{escape(fmt(value))}</text>'
+        )
+    return (
+        f'<div class="chart"><svg width="{width}" height="{height}" role="img" aria-label="{escape(key)} per model">'
+        f'<text x="0" y="14" font-size="13" font-weight="600">{escape(key)}</text>{"".join(bars)}</svg></div>'
+    )
+
+
+def _charts(results: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(r["key"] for r in results))
+    charts = []
+    for key in keys:
+        points = [(r["model"], r["value"]) for r in results if r["key"] == key and r["value"] is not None]
+        if len(points) > 1:
+            charts.append(_bar_chart(key, points))
+    return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
+
+
+def _media_item(path: Path, caption: str) -> str:
+    kind = MEDIA_TYPES.get(path.suffix.lower())
+    if kind is None or path.stat().st_size > MAX_MEDIA_BYTES:
+        return f'<div class="item">{escape(caption)}<div class="muted">{escape(path.name)}</div></div>'
+    uri = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+    media = f'<img src="{uri}" alt="{escape(caption)}">' if kind.startswith("image") else f'<audio controls src="{uri}"></audio>'
+    return f'<div class="item">{media}<div>{escape(caption)}</div></div>'
+
+
+def _galleries(run_dir: Path) -> str:
+    sections = []
+    outputs = run_dir / "outputs"
+    if outputs.is_dir():
+        for model_dir in sorted(p for p in outputs.iterdir() if p.is_dir()):
+            files = sorted(p for p in model_dir.iterdir() if p.suffix.lower() in MEDIA_TYPES)[:GALLERY_PER_MODEL]
+            if files:
+                items = "".join(_media_item(p, f"{model_dir.name} · {p.stem}") for p in files)
+                sections.append(f"<h3>{escape(model_dir.name)}</h3><div class=\"gallery\">{items}</div>")
+    records = run_dir / "records.jsonl"
+    if records.is_file():
+        rows = []
+        with records.open(encoding="utf-8") as handle:
+            for line, _ in zip(handle, range(12)):
+                rec = json.loads(line)
+                rows.append(f"<tr><td>{escape(str(rec.get('model')))}</td><td>{escape(str(rec.get('id')))}</td><td>{escape(str(rec.get('preview', '')))}</td></tr>")
+        sections.append("<h3>Text samples (PII redacted)</h3><table><tr><th>model</th><th>id</th><th>output</th></tr>" + "".join(rows) + "</table>")
+    return "".join(sections) or '<p class="muted">No sample outputs were kept for this run.</p>'
+
+
+def _gates(report: dict[str, Any]) -> str:
+    gates = report.get("gates") or []
+    if not gates:
+        return '<p class="muted">No gates ran.</p>'
+    rows = []
+    for g in gates:
+        decisions = ", ".join(f"{k}: {v}" for k, v in g.get("decisions", {}).items()) or "—"
+        findings = ", ".join(f"{f['kind']} ×{f['count']} ({f['model']})" for f in g.get("findings", [])) or "none"
+        rows.append(f"<tr><td>{escape(g['gate'])}</td><td>{escape(decisions)}</td><td>{escape(findings)}</td></tr>")
+    return "<table><tr><th>gate</th><th>decisions (batches)</th><th>findings</th></tr>" + "".join(rows) + "</table>"
+
+
+def _provenance(report: dict[str, Any]) -> str:
+    info = dict(report["provenance"])
+    info.update({"run id": report["run_id"], "suite": report["suite"]["path"], "suite sha256": report["suite"]["sha256"]})
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td><code>{escape(str(v))}</code></td></tr>" for k, v in info.items())
+    return f"<table>{rows}</table>"
+
+
+def render_html(report: dict[str, Any], run_dir: Path) -> str:
+    """The whole page as a string; `run_dir` supplies media and records for galleries."""
+    title = f"mmeval · {report['suite']['name']} · {report['status']}"
+    body = [
+        f"<h1>{escape(report['suite']['name'])}</h1>",
+        f'<div class="muted">{escape(report["provenance"].get("finished", ""))} · run {escape(report["run_id"])}</div>',
+        _verdict(report),
+        "<h2>Thresholds</h2>", _thresholds(report),
+        "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]),
+        "<h2>Samples</h2>", _galleries(run_dir),
+        "<h2>Gates</h2>", _gates(report),
+        "<h2>Provenance</h2>", _provenance(report),
+    ]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'\">"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>{''.join(body)}</main></body></html>\n"
+    )

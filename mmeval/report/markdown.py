@@ -1,0 +1,43 @@
+"""`report.md`: the verdict, thresholds and the model x metric table, for CI logs and
+GitHub's job summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .summary import fmt
+
+ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED"}
+
+
+def _cell(result: dict[str, Any]) -> str:
+    text = fmt(result["value"])
+    if result.get("ci_low") is not None and result.get("ci_high") is not None:
+        text += f" [{fmt(result['ci_low'])}, {fmt(result['ci_high'])}]"
+    return text
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [f"## mmeval · {report['suite']['name']} · {ICONS.get(report['status'], report['status'])}", ""]
+    if report.get("reason"):
+        lines += [f"**Why:** {report['reason']}", ""]
+    if report["thresholds"]:
+        lines += ["| | model | metric | value | needs |", "|---|---|---|---|---|"]
+        for t in report["thresholds"]:
+            bound = f"≥ {t['min']}" if "min" in t else f"≤ {t['max']}"
+            lines.append(f"| {'✅' if t['passed'] else '❌'} | {t['model']} | {t['metric']} | {fmt(t['value'])} | {bound} |")
+        lines.append("")
+    results = report["results"]
+    if results:
+        models = list(dict.fromkeys(r["model"] for r in results))
+        keys = list(dict.fromkeys(r["key"] for r in results))
+        cell = {(r["model"], r["key"]): _cell(r) for r in results}
+        lines += ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {m} | " + " | ".join(cell.get((m, k), "") for k in keys) + " |" for m in models]
+        lines.append("")
+    for gate in report.get("gates", []):
+        found = ", ".join(f"{f['kind']} ×{f['count']} ({f['model']})" for f in gate["findings"]) or "no findings"
+        lines.append(f"- gate `{gate['gate']}`: {found}")
+    prov = report["provenance"]
+    lines += ["", f"<sub>run {report['run_id']} · mmeval {prov['mmeval_version']} · {prov['device']} · seed {prov['seed']} · suite sha256 {report['suite']['sha256'][:12]}</sub>", ""]
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""Sign a run: a DSSE envelope over an in-toto Statement whose subjects are the run's files.
+
+    attestation.dsse.json = {payloadType, payload: base64(Statement), signatures: [{keyid, sig}]}
+
+The signature is Ed25519 over DSSE's pre-authentication encoding (PAE), so the payload
+type is signed too. Every file in the run directory is a subject (report.json, report.md,
+report.html, per-sample records, generated artifacts) with its sha256; `verify_run`
+rechecks each one and names the first that does not match.
+
+Keys: `$MMEVAL_SIGNING_KEY` (a PEM Ed25519 private key) or a per-user key created 0600
+on first use under `$MMEVAL_HOME` (default `~/.config/mmeval`). Keys never live in a repo.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import IntegrityError, InputError
+from ..fsutil import write_atomic, write_json
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://mmeval.dev/attestation/run/v1"
+ATTESTATION = "attestation.dsse.json"
+# Files added after signing by design (they carry their own signatures).
+UNSIGNED = {ATTESTATION, "signoff.dsse.json"}
+
+
+def mmeval_home() -> Path:
+    return Path(os.environ.get("MMEVAL_HOME") or Path.home() / ".config" / "mmeval")
+
+
+def pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
+
+
+def key_id(public_key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
+
+
+def load_signing_key(path: Path | None = None) -> Any:
+    """The Ed25519 private key to sign with; a per-user key is created on first use."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    explicit = path or (Path(os.environ["MMEVAL_SIGNING_KEY"]) if os.environ.get("MMEVAL_SIGNING_KEY") else None)
+    target = explicit or mmeval_home() / "signing-key.pem"
+    if not target.exists():
+        if explicit:
+            raise InputError(f"signing key {target} not found")
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(target, pem, mode=0o600)
+        write_atomic(target.with_suffix(".pub.pem"), public_pem(key.public_key()))
+        return key
+    try:
+        key = serialization.load_pem_private_key(target.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise InputError(f"signing key {target} is not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InputError(f"signing key {target} is not an Ed25519 key")
+    return key
+
+
+def public_pem(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key(path: Path) -> Any:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(f"public key {path} not found") from None
+    except ValueError:
+        raise InputError(f"{path} is not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_files(run_dir: Path) -> list[str]:
+    """Every file of a run that the attestation covers, as sorted relative POSIX paths."""
+    return sorted(
+        p.relative_to(run_dir).as_posix()
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.relative_to(run_dir).as_posix() not in UNSIGNED
+    )
+
+
+def sign_envelope(payload: bytes, key: Any, payload_type: str = PAYLOAD_TYPE) -> dict[str, Any]:
+    signature = key.sign(pae(payload_type, payload))
+    return {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(signature).decode()}],
+    }
+
+
+def open_envelope(envelope: dict[str, Any], trusted: list[Any], where: str) -> bytes:
+    """Return the payload if one signature verifies with a trusted key, else IntegrityError."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        payload_type = envelope["payloadType"]
+        signatures = envelope["signatures"]
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(f"{where}: not a DSSE envelope") from None
+    by_id = {key_id(k): k for k in trusted}
+    known = [s for s in signatures if isinstance(s, dict) and s.get("keyid") in by_id]
+    if not known:
+        ids = ", ".join(str(s.get("keyid")) for s in signatures if isinstance(s, dict))
+        raise IntegrityError(f"{where}: signed by an untrusted key ({ids or 'none'})")
+    for sig in known:
+        try:
+            by_id[sig["keyid"]].verify(base64.b64decode(sig["sig"]), pae(payload_type, payload))
+            return payload
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+    raise IntegrityError(f"{where}: signature does not verify")
+
+
+def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> Path:
+    """Write `attestation.dsse.json` covering every file now in `run_dir`."""
+    key = key or load_signing_key()
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": sha256_file(run_dir / name)}} for name in run_files(run_dir)],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "status": report.get("status"),
+            "run_id": report.get("run_id"),
+            "suite": report.get("suite"),
+        },
+    }
+    payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+    write_json(run_dir / ATTESTATION, sign_envelope(payload, key))
+    return run_dir / ATTESTATION
+
+
+def trusted_keys(public_key_path: Path | None) -> list[Any]:
+    if public_key_path is not None:
+        return [load_public_key(public_key_path)]
+    return [load_signing_key().public_key()]
+
+
+def verify_run(run_dir: Path, public_key_path: Path | None = None) -> dict[str, Any]:
+    """Check the signature and every covered file; return the statement or raise IntegrityError."""
+    envelope_path = run_dir / ATTESTATION
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a run directory")
+    try:
+        envelope = json.loads(envelope_path.read_bytes())
+    except FileNotFoundError:
+        raise IntegrityError(f"{envelope_path}: missing; the run is not signed") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IntegrityError(f"{envelope_path}: not valid JSON") from None
+    payload = open_envelope(envelope, trusted_keys(public_key_path), str(envelope_path))
+    statement = json.loads(payload)
+    covered = set()
+    for subject in statement.get("subject", []):
+        name = subject["name"]
+        covered.add(name)
+        path = run_dir / name
+        if ".." in Path(name).parts or not path.is_file():
+            raise IntegrityError(f"{path}: covered by the attestation but missing")
+        if sha256_file(path) != subject["digest"]["sha256"]:
+            raise IntegrityError(f"{path}: sha256 does not match the attestation")
+    extra = [name for name in run_files(run_dir) if name not in covered]
+    if extra:
+        raise IntegrityError(f"{run_dir / extra[0]}: not covered by the attestation")
+    return statement
