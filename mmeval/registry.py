@@ -101,6 +101,9 @@ METRICS = Registry(
         # image metrics
         # audio metrics
         # diversity metrics
+        "distinct_n": "mmeval.metrics.diversity:DistinctN",
+        "self_bleu": "mmeval.metrics.diversity:SelfBLEU",
+        "vendi": "mmeval.metrics.diversity:Vendi",
         # e-commerce attribute metrics (catalogue extractor)
         "attribute_f1": "mmeval.metrics.attributes:AttributeF1",
         "price_mae": "mmeval.metrics.attributes:PriceMAE",

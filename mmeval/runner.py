@@ -233,9 +233,9 @@ def _score_batch(bm: BoundMetric, batch: list[Sample], outputs: dict[str, list[A
 def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
     results = []
     for bm in suite.metrics:
-        fp = bm.metric.fingerprint()
         for model in bm.models:
             values = bm.metric.compute(scoring.states[(bm.label, model)])
+            fp = bm.metric.fingerprint()  # after compute: some record what compute chose
             for i, (key, value) in enumerate(values.items()):
                 # The first value is the metric's headline; others are named extras (e.g. kid_std).
                 name = bm.label if i == 0 else f"{bm.label}_{key.removeprefix(bm.metric.name + '_')}"

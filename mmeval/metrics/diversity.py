@@ -1,0 +1,146 @@
+"""Diversity of a model's own outputs: distinct-n, self-BLEU and the Vendi score.
+
+These look at the output set alone; the runner still passes targets, which they ignore.
+They are set-level: the state keeps what the final number needs (n-gram sets, the
+outputs, or embeddings), so memory grows with the number of outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .base import fingerprint, package_version
+
+
+def _texts(outputs: Sequence[Any]) -> list[str]:
+    for o in outputs:
+        if not isinstance(o, str):
+            raise InputError(f"output {o!r} is not text")
+    return list(outputs)
+
+
+class DistinctN:
+    """Distinct n-grams / all n-grams over all outputs (whitespace tokens).
+
+    Example: `- use: distinct_n` with `args: {n: 2}`.
+    """
+
+    name = "distinct_n"
+    modality = "text"
+    higher_is_better = True
+    set_level = True
+
+    def __init__(self, n: int = 2):
+        if not 1 <= n <= 4:
+            raise ValueError("n must be between 1 and 4")
+        self.n = n
+
+    def init(self) -> tuple[frozenset, int]:
+        return (frozenset(), 0)
+
+    def update(self, state: tuple[frozenset, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[frozenset, int]:
+        seen, total = set(state[0]), state[1]
+        for text in _texts(outputs):
+            tokens = text.split()
+            grams = [tuple(tokens[i : i + self.n]) for i in range(len(tokens) - self.n + 1)]
+            seen.update(grams)
+            total += len(grams)
+        return (frozenset(seen), total)
+
+    def merge(self, a: tuple[frozenset, int], b: tuple[frozenset, int]) -> tuple[frozenset, int]:
+        return (a[0] | b[0], a[1] + b[1])
+
+    def compute(self, state: tuple[frozenset, int]) -> dict[str, float]:
+        return {self.name: len(state[0]) / state[1] if state[1] else float("nan")}
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.name, n=self.n, tok="whitespace")
+
+
+class _OutputSet:
+    """State = the tuple of all outputs (merge = concatenation)."""
+
+    set_level = True
+
+    def init(self) -> tuple:
+        return ()
+
+    def update(self, state: tuple, outputs: Sequence[Any], targets: Sequence[Any]) -> tuple:
+        return state + tuple(outputs)
+
+    def merge(self, a: tuple, b: tuple) -> tuple:
+        return a + b
+
+
+class SelfBLEU(_OutputSet):
+    """Mean sacrebleu sentence BLEU of each output against all the others (lower = more diverse).
+
+    Example: `- use: self_bleu`.
+    """
+
+    name = "self_bleu"
+    modality = "text"
+    higher_is_better = False
+
+    def compute(self, state: tuple) -> dict[str, float]:
+        from sacrebleu.metrics import BLEU
+
+        texts = _texts(state)
+        if len(texts) < 2:
+            return {self.name: float("nan")}
+        bleu = BLEU(effective_order=True)
+        scores = [bleu.sentence_score(t, texts[:i] + texts[i + 1 :]).score for i, t in enumerate(texts)]
+        return {self.name: math.fsum(scores) / len(scores)}
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.name, bleu="sentence|effective_order", sacrebleu=package_version("sacrebleu"))
+
+
+def vendi_score(vectors: np.ndarray) -> float:
+    """exp(entropy of the eigenvalues of K/n), K the cosine-similarity matrix.
+
+    Example:
+        >>> vendi_score(np.eye(3))
+        3.0
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    n = x.shape[0]
+    # The nonzero eigenvalues of X X^T equal those of X^T X: use the smaller matrix.
+    gram = x @ x.T if n <= x.shape[1] else x.T @ x
+    eigenvalues = np.clip(np.linalg.eigvalsh(gram) / n, 0.0, None)
+    eigenvalues = eigenvalues[eigenvalues > 1e-12]
+    return float(np.exp(-np.sum(eigenvalues * np.log(eigenvalues))))
+
+
+class Vendi(_OutputSet):
+    """The Vendi score: the effective number of distinct outputs (1 = all alike, N = all different).
+
+    Embeds text with hashed character n-grams, images with colour thumbnails and audio
+    with log band energies — all weight-free; the embedding is named in the fingerprint.
+    Example: `- use: vendi`.
+    """
+
+    name = "vendi"
+    modality = "any"
+    higher_is_better = True
+
+    def __init__(self) -> None:
+        self._embedding = "auto"
+
+    def compute(self, state: tuple) -> dict[str, float]:
+        from .embeddings import embed
+
+        if not state:
+            return {self.name: float("nan")}
+        vectors, self._embedding = embed(list(state))
+        return {self.name: vendi_score(vectors)}
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.name, kernel="cosine", embedding=self._embedding)

@@ -1,0 +1,77 @@
+"""Diversity metrics equal direct computations; Vendi has its defining extremes."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import sacrebleu
+
+from mmeval.metrics.diversity import DistinctN, SelfBLEU, Vendi, vendi_score
+
+WORDS = "soft linen shirt blue mug oak table warm lamp steel bottle".split()
+
+
+def texts(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 9))) for _ in range(n)]
+
+
+def fold(metric, outputs, batch):
+    state = metric.init()
+    for i in range(0, len(outputs), batch):
+        state = metric.update(state, outputs[i : i + batch], [None] * len(outputs[i : i + batch]))
+    return metric.compute(state)[metric.name]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_distinct_n_equals_direct_count(n):
+    outs = texts(n, 80)
+    grams = [tuple(t.split()[i : i + n]) for t in outs for i in range(len(t.split()) - n + 1)]
+    expected = len(set(grams)) / len(grams)
+    assert fold(DistinctN(n=n), outs, 7) == pytest.approx(expected)
+    a = DistinctN(n=n).update(DistinctN(n=n).init(), outs[:30], [None] * 30)
+    b = DistinctN(n=n).update(DistinctN(n=n).init(), outs[30:], [None] * 50)
+    assert DistinctN(n=n).compute(DistinctN(n=n).merge(a, b))["distinct_n"] == pytest.approx(expected)
+
+
+def test_self_bleu_equals_direct_sentence_bleu():
+    outs = texts(0, 12)
+    bleu = sacrebleu.metrics.BLEU(effective_order=True)
+    expected = np.mean([bleu.sentence_score(t, outs[:i] + outs[i + 1 :]).score for i, t in enumerate(outs)])
+    assert fold(SelfBLEU(), outs, 5) == pytest.approx(expected, abs=1e-9)
+    assert fold(SelfBLEU(), ["same words here"] * 4, 2) == pytest.approx(100.0)
+
+
+def test_vendi_extremes():
+    assert vendi_score(np.ones((7, 5))) == pytest.approx(1.0)
+    assert vendi_score(np.eye(9)) == pytest.approx(9.0)
+    assert vendi_score(np.eye(40)[:, :40]) == pytest.approx(40.0)
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(64, 64)))
+    assert vendi_score(q[:10]) == pytest.approx(10.0)  # orthogonal but not one-hot
+
+
+def test_vendi_on_text_images_and_audio(tmp_path):
+    from PIL import Image
+    from scipy.io import wavfile
+
+    assert fold(Vendi(), ["a red mug"] * 6, 4) == pytest.approx(1.0)
+    assert fold(Vendi(), texts(1, 30), 4) > fold(Vendi(), texts(1, 3) * 10, 4)
+    paths = []
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 0, 0)]):
+        img = np.zeros((32, 32, 3), np.uint8)
+        img[: 8 * (i + 1)] = colour
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    metric = Vendi()
+    value = fold(metric, paths, 3)
+    assert 1.0 < value <= 4.0 and "pixels16-v1" in metric.fingerprint()
+    clips = []
+    t = np.arange(8000) / 8000
+    for f in (220, 220, 880):
+        clips.append(tmp_path / f"{f}-{len(clips)}.wav")
+        wavfile.write(clips[-1], 8000, (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32))
+    metric = Vendi()
+    assert 1.0 < fold(metric, clips, 2) < 2.1 and "logbands32-v1" in metric.fingerprint()
