@@ -34,7 +34,7 @@ th{background:#eef0f4;font-weight:600} td.num{text-align:right} .ci{color:#667;f
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{background:#fff;padding:10px;box-shadow:0 1px 2px #0001}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.item{background:#fff;padding:8px;width:160px;box-shadow:0 1px 2px #0001;font-size:12px}
 .item img{width:144px;height:144px;object-fit:contain;image-rendering:pixelated;background:#ddd}
-.item audio{width:144px}.muted{color:#667}code{font-size:12px}
+.item audio{width:144px}.muted{color:#667}code{font-size:12px}.scroll{overflow-x:auto}
 """
 
 
@@ -83,10 +83,10 @@ def _results_table(results: list[dict[str, Any]]) -> str:
             title = f"{r['fingerprint']} · n={r['n']} · {arrow} better"
             cells.append(f'<td class="num" title="{escape(title)}">{escape(fmt(r["value"]))}{ci}</td>')
         rows.append(f"<tr><td>{escape(m)}</td>{''.join(cells)}</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
 
 
-def _bar_chart(key: str, points: list[tuple[str, float]]) -> str:
+def _bar_chart(key: str, points: list[tuple[str, float]], higher_is_better: bool) -> str:
     width, bar_h, gap, label_w = 320, 18, 6, 110
     top = max((abs(v) for _, v in points), default=1.0) or 1.0
     height = len(points) * (bar_h + gap) + 24
@@ -101,7 +101,7 @@ def _bar_chart(key: str, points: list[tuple[str, float]]) -> str:
         )
     return (
         f'<div class="chart"><svg width="{width}" height="{height}" role="img" aria-label="{escape(key)} per model">'
-        f'<text x="0" y="14" font-size="13" font-weight="600">{escape(key)}</text>{"".join(bars)}</svg></div>'
+        f'<text x="0" y="14" font-size="13" font-weight="600">{escape(key)} ({"higher" if higher_is_better else "lower"} is better)</text>{"".join(bars)}</svg></div>'
     )
 
 
@@ -109,9 +109,9 @@ def _charts(results: list[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(r["key"] for r in results))
     charts = []
     for key in keys:
-        points = [(r["model"], r["value"]) for r in results if r["key"] == key and r["value"] is not None]
-        if len(points) > 1:
-            charts.append(_bar_chart(key, points))
+        rows = [r for r in results if r["key"] == key and r["value"] is not None]
+        if len(rows) > 1:
+            charts.append(_bar_chart(key, [(r["model"], r["value"]) for r in rows], rows[0].get("higher_is_better", True)))
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
