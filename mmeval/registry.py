@@ -99,6 +99,11 @@ METRICS = Registry(
         "bleu": "mmeval.metrics.text:BLEU",
         "chrf": "mmeval.metrics.text:CHRF",
         # image metrics
+        "ssim": "mmeval.metrics.image.paired:SSIM",
+        "psnr": "mmeval.metrics.image.paired:PSNR",
+        "fid": "mmeval.metrics.image.feature_sets:FID",
+        "kid": "mmeval.metrics.image.feature_sets:KID",
+        "inception_score": "mmeval.metrics.image.feature_sets:InceptionScore",
         # audio metrics
         # diversity metrics
         "distinct_n": "mmeval.metrics.diversity:DistinctN",

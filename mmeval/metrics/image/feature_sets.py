@@ -1,0 +1,178 @@
+"""FID, KID and Inception Score: set-level metrics on Inception features.
+
+Both sides arrive through `update(state, outputs, targets)`. Output features are computed
+as batches arrive. Targets that are files (a reference image set) are only hashed during
+the run; their features come from the content-addressed cache at `compute`, so a second
+run against the same reference set does no reference-side network work.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...cache import ArrayCache, cache_key, file_sha256
+from ..base import check_lengths, fingerprint
+from ..frechet import GaussianStats, stats_distance
+from .inception import PREPROCESS, image_features, weights_tag
+
+
+@dataclass
+class FeatureState:
+    outputs: list[np.ndarray] = field(default_factory=list)
+    targets: list[np.ndarray] = field(default_factory=list)
+    target_files: list[tuple[str, str]] = field(default_factory=list)  # (sha256, path), hashed only
+
+    def merged(self, other: "FeatureState") -> "FeatureState":
+        return FeatureState(self.outputs + other.outputs, self.targets + other.targets, self.target_files + other.target_files)
+
+
+class _InceptionSetMetric:
+    modality = "image"
+    set_level = True
+    name = ""
+    uses_targets = True
+    logits = False
+
+    def __init__(self, weights: str = "random", batch_size: int = 32):
+        self.weights = weights
+        self.batch_size = batch_size
+        self.cache = ArrayCache()
+
+    def _features(self, images: Sequence[Any]) -> np.ndarray:
+        return image_features(list(images), self.weights, self.batch_size, logits=self.logits)
+
+    def init(self) -> FeatureState:
+        return FeatureState()
+
+    def update(self, state: FeatureState, outputs: Sequence[Any], targets: Sequence[Any]) -> FeatureState:
+        check_lengths(outputs, targets)
+        new = FeatureState(outputs=[self._features(outputs)])
+        if self.uses_targets:
+            if all(isinstance(t, Path) for t in targets):
+                new.target_files = [(file_sha256(t), str(t)) for t in targets]
+            else:
+                new.targets = [self._features(targets)]
+        return state.merged(new)
+
+    def merge(self, a: FeatureState, b: FeatureState) -> FeatureState:
+        return a.merged(b)
+
+    def _target_features(self, state: FeatureState) -> np.ndarray:
+        parts = list(state.targets)
+        if state.target_files:
+            files = sorted(state.target_files)  # a set: order does not matter
+            key = cache_key(self.fingerprint(), (sha for sha, _ in files))
+            cached = self.cache.get_or_compute(key, lambda: {"features": self._features([Path(p) for _, p in files])})
+            parts.append(cached["features"])
+        return np.concatenate(parts) if parts else np.zeros((0, 2048))
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.name, net="pytorch-fid-inception-v3", layer="logits" if self.logits else "pool3-2048", weights=weights_tag(self.weights), preprocess=PREPROCESS)
+
+
+class FID(_InceptionSetMetric):
+    """Fréchet Inception distance between the output set and the target (or `against:`) set.
+
+    Example: `- use: fid` with `args: {weights: /models/pt_inception-2015-12-05-6726825d.pth}`
+    (`weights: random` for smoke runs only).
+    """
+
+    name = "fid"
+    higher_is_better = False
+
+    def compute(self, state: FeatureState) -> dict[str, float]:
+        outputs = np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
+        targets = self._target_features(state)
+        if len(outputs) < 2 or len(targets) < 2:
+            return {self.name: float("nan")}
+        return {self.name: stats_distance(GaussianStats.of(outputs), GaussianStats.of(targets))}
+
+
+def poly_mmd(x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0) -> float:
+    """Unbiased MMD² with the polynomial kernel (x·y/d + coef)^degree, as in KID."""
+    gamma = 1.0 / x.shape[1]
+    kxx = (x @ x.T * gamma + coef) ** degree
+    kyy = (y @ y.T * gamma + coef) ** degree
+    kxy = (x @ y.T * gamma + coef) ** degree
+    m = x.shape[0]
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+    )
+
+
+class KID(_InceptionSetMetric):
+    """Kernel Inception distance: mean and std of unbiased polynomial MMD² over random subsets.
+
+    Keeps every feature vector (8 kB per image and side). Example: `- use: kid` with
+    `args: {subsets: 100, subset_size: 1000}` (sizes shrink to the smaller set).
+    """
+
+    name = "kid"
+    higher_is_better = False
+
+    def __init__(self, weights: str = "random", batch_size: int = 32, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
+        super().__init__(weights, batch_size)
+        self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
+
+    def compute(self, state: FeatureState) -> dict[str, float]:
+        outputs = np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
+        targets = self._target_features(state)
+        size = min(self.subset_size, len(outputs), len(targets))
+        if size < 2:
+            return {self.name: float("nan"), "std": float("nan")}
+        rng = np.random.default_rng(self.seed)
+        values = [
+            poly_mmd(outputs[rng.permutation(len(outputs))[:size]], targets[rng.permutation(len(targets))[:size]])
+            for _ in range(self.subsets)
+        ]
+        return {self.name: float(np.mean(values)), "std": float(np.std(values))}
+
+    def fingerprint(self) -> str:
+        return super().fingerprint() + f"|subsets:{self.subsets}|subset_size:{self.subset_size}|seed:{self.seed}"
+
+
+def inception_score_from_logits(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) per split; mean and unbiased std over splits (torchmetrics' math)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    scores = []
+    for chunk in np.array_split(log_prob, splits):
+        prob = np.exp(chunk)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_marginal = np.log(prob.mean(axis=0, keepdims=True))
+            terms = np.where(prob > 0, prob * (chunk - log_marginal), 0.0)  # 0 log 0 = 0
+        scores.append(math.exp(float(terms.sum(axis=1).mean())))
+    std = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
+    return float(np.mean(scores)), std
+
+
+class InceptionScore(_InceptionSetMetric):
+    """Inception Score of the output set (targets are ignored), over `splits` in sample order.
+
+    Example: `- use: inception_score` with `args: {splits: 10}`.
+    """
+
+    name = "inception_score"
+    higher_is_better = True
+    uses_targets = False
+    logits = True
+
+    def __init__(self, weights: str = "random", batch_size: int = 32, splits: int = 10):
+        super().__init__(weights, batch_size)
+        self.splits = splits
+
+    def compute(self, state: FeatureState) -> dict[str, float]:
+        if not state.outputs:
+            return {self.name: float("nan"), "std": float("nan")}
+        logits = np.concatenate(state.outputs)
+        mean, std = inception_score_from_logits(logits, min(self.splits, len(logits)))
+        return {self.name: mean, "std": std}
+
+    def fingerprint(self) -> str:
+        return super().fingerprint() + f"|splits:{self.splits}"

@@ -1,0 +1,152 @@
+"""pytorch-fid's InceptionV3, the network FID is reported with, loaded offline.
+
+Weights: the standard file `pt_inception-2015-12-05-6726825d.pth`, looked up in
+`weights:` (a file or folder), `$MMEVAL_WEIGHTS_DIR` and torch hub's checkpoint folder,
+and checked against its sha256 before use. `weights: random` builds the same network
+with seeded random weights, for tests and smoke runs; fingerprints say so, so such a
+number is never mistaken for a comparable FID. Nothing is ever downloaded.
+
+Preprocessing is pytorch-fid's: RGB in [0, 1], bilinear resize to 299x299
+(antialias=False, as pytorch-fid does), scale to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputError, IntegrityError
+from ...media.image import load_image
+
+WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+# sha256 of the file published with pytorch-fid; torch hub's name carries its first 8 hex digits.
+WEIGHTS_SHA256_PREFIX = "6726825d"
+WEIGHTS_SHA256 = os.environ.get("MMEVAL_INCEPTION_SHA256", "")
+PREPROCESS = "rgb01-bilinear299-noantialias-scale11"
+RANDOM_SEED = 0
+
+
+def _search_paths(weights: str | None) -> list[Path]:
+    import torch
+
+    places = []
+    if weights and weights != "random":
+        given = Path(weights)
+        places.append(given / WEIGHTS_FILE if given.is_dir() else given)
+    if os.environ.get("MMEVAL_WEIGHTS_DIR"):
+        places.append(Path(os.environ["MMEVAL_WEIGHTS_DIR"]) / WEIGHTS_FILE)
+    places.append(Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE)
+    return places
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_weights(weights: str | None) -> tuple[Path, str]:
+    """Find and verify the weights file; return (path, sha256)."""
+    places = _search_paths(weights)
+    found = next((p for p in places if p.is_file()), None)
+    if found is None:
+        looked = ", ".join(str(p) for p in places)
+        raise InputError(
+            f"Inception weights {WEIGHTS_FILE} not found (looked in: {looked}); put the file in "
+            f"$MMEVAL_WEIGHTS_DIR or pass `weights: PATH`, or use `weights: random` for a non-comparable smoke run"
+        )
+    digest = sha256_of(found)
+    expected_ok = digest == WEIGHTS_SHA256 if WEIGHTS_SHA256 else digest.startswith(WEIGHTS_SHA256_PREFIX)
+    if not expected_ok:
+        raise IntegrityError(f"{found}: sha256 {digest[:16]}… does not match the published Inception weights")
+    return found, digest
+
+
+def weights_tag(weights: str | None) -> str:
+    if weights == "random":
+        return f"random-seed{RANDOM_SEED}"
+    return "sha256:" + resolve_weights(weights)[1][:16]
+
+
+@lru_cache(maxsize=4)
+def load_network(weights: str | None) -> tuple[Any, Any]:
+    """(pool3 feature network, fc layer for logits) on the best device, in eval mode."""
+    from ..._compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    import torch
+    import torchvision
+    from pytorch_fid import inception as pfid
+
+    if weights == "random":
+        with torch.random.fork_rng():
+            torch.manual_seed(RANDOM_SEED)
+            # Same parameter names and shapes as the FID network (its blocks differ only in forward).
+            state = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=True).state_dict()
+    else:
+        path, _ = resolve_weights(weights)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    original = pfid.load_state_dict_from_url
+    pfid.load_state_dict_from_url = lambda *args, **kwargs: state  # pytorch-fid's builder, our file
+    try:
+        net = pfid.InceptionV3([pfid.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True)
+    finally:
+        pfid.load_state_dict_from_url = original
+    fc = torch.nn.Linear(2048, 1008)
+    fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
+    if weights == "random":
+        _calibrate_batch_norm(net)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return net.to(device).eval(), fc.to(device).eval()
+
+
+def _calibrate_batch_norm(net: Any) -> None:
+    """Give an untrained network batch-norm statistics from one seeded batch, so its
+    activations stay near unit scale instead of growing to ~1e9 through 90 layers."""
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: one batch sets the statistics exactly
+    generator = torch.Generator().manual_seed(RANDOM_SEED)
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(8, 3, 299, 299, generator=generator))
+    net.eval()
+
+
+def image_batch(images: Sequence[Any]) -> Any:
+    """Images of any sizes -> one (N, 3, 299, 299) float32 tensor in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
+
+    tensors = []
+    for item in images:
+        array = load_image(item)
+        t = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
+        tensors.append(F.interpolate(t, size=(299, 299), mode="bilinear", align_corners=False))
+    return torch.cat(tensors)
+
+
+def image_features(images: Sequence[Any], weights: str | None = "random", batch_size: int = 32, logits: bool = False) -> np.ndarray:
+    """Pool3 features (N, 2048), or Inception logits (N, 1008) with `logits=True`, as float64."""
+    import torch
+
+    net, fc = load_network(weights)
+    device = next(net.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            batch = image_batch(images[i : i + batch_size]).to(device)
+            features = net(batch)[0].flatten(1)
+            out.append((fc(features) if logits else features).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 1008 if logits else 2048))
