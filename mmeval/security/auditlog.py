@@ -63,6 +63,7 @@ class AuditLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = self._last_entry()
+            self._check_head(last)
             entry = {
                 "seq": 0 if last is None else int(last["seq"]) + 1,
                 "time": utc_now(),
@@ -122,6 +123,16 @@ class AuditLog:
             return None
         except (OSError, ValueError):
             raise IntegrityError(f"audit log head {self.head_path} is unreadable") from None
+
+    def _check_head(self, last: dict[str, Any] | None) -> None:
+        """Refuse to extend a log whose tail was cut: the append would hide the cut."""
+        head = self.head()
+        if last is None and head is None:
+            return
+        if last is None or head is None or head.get("seq") != last.get("seq") or head.get("hash") != last.get("hash"):
+            raise IntegrityError(
+                f"audit log {self.path} does not end where its head says; run 'mmeval log verify'"
+            )
 
     def _last_entry(self) -> dict[str, Any] | None:
         try:
