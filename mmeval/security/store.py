@@ -137,7 +137,13 @@ class RecordStore:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         record_id, key_id = body["id"], body["key_id"]
-        master = self._need_ring().master(key_id)
+        ring = self._need_ring()
+        if key_id not in ring.master_ids():
+            raise IntegrityError(
+                f"store {self.root}: record {record_id!r} needs master key {key_id!r}, "
+                f"which key ring {ring.path} does not hold (wrong ring, removed key, or tampered)"
+            )
+        master = ring.master(key_id)
         try:
             data_key = AESGCM(master).decrypt(
                 _unb64(body.get("wrap_nonce")), _unb64(body.get("wrapped_key")), self._aad(record_id, key_id, "key")
