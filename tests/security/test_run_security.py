@@ -100,7 +100,8 @@ def test_policy_denial_exits_3_writes_no_report_and_is_logged(tmp_path, capsys):
     assert not (tmp_path / "denied").exists()
     assert "may not run 'ecommerce-copy'" in capsys.readouterr().err
     assert cli(["run", str(suite), "--out", str(tmp_path / "ok"), "--principal", "carol", *common]) == 0
-    other = _suite(tmp_path / "o" if (tmp_path / "o").mkdir() is None else tmp_path, name="images-x")
+    (tmp_path / "o").mkdir()
+    other = _suite(tmp_path / "o", name="images-x")
     assert cli(["run", str(other), "--out", str(tmp_path / "no"), "--principal", "carol", *common]) == 3
     assert cli(["keys", "init", "--keyring", str(tmp_path / "k.json"), "--principal", "bob", "--policy", str(tmp_path / "policy.yaml")]) == 3
     assert not (tmp_path / "k.json").exists()
