@@ -61,6 +61,10 @@ class StoreObserver:
             if inside and path.exists():
                 path.unlink()
                 removed += 1
+                for parent in path.resolve().parents:  # drop folders the deletions emptied
+                    if parent == root or any(parent.iterdir()):
+                        break
+                    parent.rmdir()
         report["store"] = {
             "encrypted": True,
             "records": self.records,
