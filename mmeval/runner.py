@@ -42,7 +42,13 @@ class RunObserver(Protocol):
 
 def default_observers(suite: Suite, ctx: GateContext) -> list[RunObserver]:
     """The observers every run gets. Features add theirs here."""
-    return []
+    observers: list[RunObserver] = []
+    ring = ctx.extras.get("keyring")
+    if ring is not None:  # security: seal raw outputs into RUN_DIR/store/
+        from .security.observer import StoreObserver
+
+        observers.append(StoreObserver(ring, ctx.run_id, ctx.run_dir))
+    return observers
 
 
 @dataclass
@@ -76,12 +82,15 @@ def default_run_dir(suite_name: str) -> Path:
     return Path("reports") / suite_name / stamp
 
 
-def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = True) -> RunResult:
+def run(
+    suite_path: str | Path, out: Path | None = None, *, progress: bool = True, extras: dict[str, Any] | None = None
+) -> RunResult:
     """Run a suite end to end and write its report to `out` (atomically).
 
     Adapters with a `bind(ctx, model=name)` method get the run context once before
     generation (e.g. to write media outputs into `ctx.run_dir`); adapters with a
-    `fingerprint()` get sample-level resume through `models.cache`.
+    `fingerprint()` get sample-level resume through `models.cache`. `extras` reach gates
+    and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
     """
     started = utc_now()
     suite = load_suite(suite_path)
@@ -93,7 +102,7 @@ def run(suite_path: str | Path, out: Path | None = None, *, progress: bool = Tru
     run_dir = out or default_run_dir(suite.name)
     run_id = uuid.uuid4().hex
     with staged_directory(run_dir) as staging:
-        ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed)
+        ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed, dict(extras or {}))
         observers = default_observers(suite, ctx)
         for name, adapter in suite.models.items():
             bind = getattr(adapter, "bind", None)
@@ -156,7 +165,7 @@ def _output_caches(suite: Suite, ctx: GateContext) -> dict[str, Any]:
     from .models.cache import OutputCache, cache_key, cache_root
 
     root = cache_root()
-    if root is None:
+    if root is None or ctx.extras.get("keyring") is not None:  # the cache holds plaintext outputs
         return {}
     caches = {}
     for name, adapter in suite.models.items():

@@ -12,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Signing keys and other per-user state go to a throwaway home, never the developer's.
 os.environ["MMEVAL_HOME"] = tempfile.mkdtemp(prefix="mmeval-home-")
+os.environ["MMEVAL_AUDIT_LOG"] = os.path.join(os.environ["MMEVAL_HOME"], "audit.log")
 
 # torchmetrics and pytorch-fid import torchvision; make that work next to CPU torch
 # (DESIGN.md, Environment). mmeval's own code calls this before those imports too.

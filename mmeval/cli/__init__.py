@@ -21,6 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("mmeval.cli.list_plugins", "list registered metrics, models and gates"),
     "verify": ("mmeval.cli.verify", "check a run's signature and every file it covers"),
     "pii": ("mmeval.cli.pii", "scan text or JSONL for personal data, or write a redacted copy"),
+    "keys": ("mmeval.cli.keys", "create, rotate or list the key ring of the encrypted store"),
+    "store": ("mmeval.cli.store", "list or decrypt records of a run's encrypted store"),
+    "log": ("mmeval.cli.log", "verify or show the tamper-evident audit log"),
 }
 
 

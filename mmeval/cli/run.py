@@ -1,4 +1,10 @@
-"""`mmeval run SUITE [--out DIR]`."""
+"""`mmeval run SUITE [--out DIR] [--principal P] [--policy FILE] [--keyring FILE]`.
+
+Before anything runs, the principal must hold `run` on the suite name (policy.py);
+the decision, run start/end and each gate's decisions go to the audit log. With a key
+ring (`--keyring` or $MMEVAL_KEYRING), raw outputs are sealed into RUN_DIR/store/ and the
+plaintext resume cache is off for the run.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,62 @@ import argparse
 import os
 from pathlib import Path
 
+from ._access import add_access_arguments, authorize_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", type=Path, help="suite YAML file")
     parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    add_access_arguments(parser)
+
+
+def _suite_name(path: Path) -> str:
+    """The suite's name for the access check, read without building models."""
+    import yaml
+
+    try:
+        name = yaml.safe_load(path.read_text(encoding="utf-8"))["name"]
+        if isinstance(name, str) and name:
+            return name
+    except Exception:  # a malformed suite: load_suite says exactly what is wrong
+        pass
+    from ..suite import load_suite
+
+    return load_suite(path).name
 
 
 def main(args: argparse.Namespace) -> int:
     from ..report.summary import summarize
     from ..runner import run
+    from ..security.auditlog import AuditLog
+    from ..security.keyring import KeyRing, configured_path
 
-    result = run(args.suite, args.out, progress=not args.quiet)
+    suite_name = _suite_name(args.suite)
+    principal = authorize_args(args, "run", suite_name)
+    extras = {}
+    ring_path = configured_path(args.keyring)
+    if ring_path is not None:
+        extras["keyring"] = KeyRing.load(ring_path)
+    log = AuditLog.default()
+    log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None)
+    try:
+        result = run(args.suite, args.out, progress=not args.quiet, extras=extras)
+    except BaseException as exc:
+        log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__)
+        raise
+    report = result.report
+    for gate in report.get("gates", []):
+        log.append(
+            "gate", principal=principal, suite=suite_name, run_id=report["run_id"], gate=gate["gate"],
+            decisions=gate["decisions"], findings={f"{f['model']}:{f['kind']}": f["count"] for f in gate["findings"]},
+        )
+    log.append(
+        "run-end", principal=principal, suite=suite_name, run_id=report["run_id"], status=report["status"],
+        run_dir=str(result.run_dir), store_records=report.get("store", {}).get("records", 0),
+    )
     if not args.quiet:
-        print(summarize(result.report, str(result.run_dir)))
+        print(summarize(report, str(result.run_dir)))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # GitHub Actions shows this on the job page
         with open(summary_file, "a", encoding="utf-8") as handle:

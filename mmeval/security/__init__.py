@@ -1,0 +1,1 @@
+"""Security: key ring, encrypted record store, access policy, tamper-evident audit log."""

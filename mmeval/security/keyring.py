@@ -1,0 +1,197 @@
+"""The key ring: master keys for the encrypted store, one signing key, one watermark secret.
+
+One JSON file, written atomically with mode 0600 (the temporary file is created 0600 by
+`tempfile.mkstemp`, so no reader ever sees a world-readable copy). A ring that is group-
+or world-readable is refused. Keys never live in a repository (see .gitignore).
+
+    ring = KeyRing.init(Path("keyring.json"))
+    key_id, key = ring.active_master()
+
+Path: `--keyring`, else `$MMEVAL_KEYRING`, else `$MMEVAL_HOME/keyring.json`
+(`~/.config/mmeval/keyring.json`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import IntegrityError, SpecError
+from ..fsutil import write_atomic
+from ..runinfo import utc_now
+
+ENV = "MMEVAL_KEYRING"
+FORMAT = "mmeval-keyring/1"
+KINDS = ("master", "signing", "watermark")
+
+
+def default_path() -> Path:
+    home = os.environ.get("MMEVAL_HOME") or Path.home() / ".config" / "mmeval"
+    return Path(home) / "keyring.json"
+
+
+def resolve_path(explicit: str | Path | None = None) -> Path:
+    """`--keyring`, else $MMEVAL_KEYRING, else the per-user default."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    return default_path()
+
+
+def configured_path(explicit: str | Path | None = None) -> Path | None:
+    """The ring a run should encrypt with: only when named by `--keyring` or $MMEVAL_KEYRING."""
+    if explicit or os.environ.get(ENV):
+        return resolve_path(explicit)
+    return None
+
+
+@dataclass
+class _Key:
+    id: str
+    kind: str
+    material: bytes
+    created: str
+    active: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "created": self.created,
+            "active": self.active,
+            "material": base64.b64encode(self.material).decode(),
+        }
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind[0]}-{secrets.token_hex(6)}"
+
+
+class KeyRing:
+    def __init__(self, path: Path, keys: list[_Key]):
+        self.path = path
+        self._keys = keys
+
+    # --- lifecycle -------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: Path) -> KeyRing:
+        """Create a new ring at `path`; refuses to overwrite an existing one."""
+        path = Path(path)
+        if path.exists():
+            raise SpecError(f"key ring {path} already exists; use 'mmeval keys rotate' to add a master key")
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        now = utc_now()
+        signing = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        keys = [
+            _Key(_new_id("master"), "master", secrets.token_bytes(32), now, active=True),
+            _Key(_new_id("signing"), "signing", signing, now, active=True),
+            _Key(_new_id("watermark"), "watermark", secrets.token_bytes(32), now, active=True),
+        ]
+        ring = cls(path, keys)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ring.save()
+        return ring
+
+    @classmethod
+    def load(cls, path: Path) -> KeyRing:
+        path = Path(path)
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise SpecError(f"key ring {path} not found; create it with: mmeval keys init --keyring {path}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise IntegrityError(f"key ring {path} is readable by others (mode {oct(mode & 0o777)}); run: chmod 600 {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SpecError(f"key ring {path} is unreadable: {type(exc).__name__}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("keys"), list):
+            raise SpecError(f"key ring {path}: not a {FORMAT} file")
+        keys = []
+        for i, entry in enumerate(data["keys"]):
+            try:
+                key = _Key(
+                    str(entry["id"]), str(entry["kind"]), base64.b64decode(entry["material"], validate=True),
+                    str(entry.get("created", "")), bool(entry.get("active", False)),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise SpecError(f"key ring {path}: keys[{i}] is malformed (needs id, kind, material)") from None
+            if key.kind not in KINDS:
+                raise SpecError(f"key ring {path}: keys[{i}].kind {key.kind!r} is not one of {', '.join(KINDS)}")
+            keys.append(key)
+        ring = cls(path, keys)
+        for kind in KINDS:
+            if sum(1 for k in keys if k.kind == kind and k.active) != 1:
+                raise SpecError(f"key ring {path}: needs exactly one active {kind} key")
+        return ring
+
+    def save(self) -> None:
+        body = {"format": FORMAT, "keys": [k.to_json() for k in self._keys]}
+        write_atomic(self.path, (json.dumps(body, indent=2) + "\n").encode(), mode=0o600)
+
+    # --- access ----------------------------------------------------------------------
+    def active_master(self) -> tuple[str, bytes]:
+        return self.secret("master")
+
+    def master(self, key_id: str) -> bytes:
+        for k in self._keys:
+            if k.kind == "master" and k.id == key_id:
+                return k.material
+        raise IntegrityError(f"key ring {self.path} has no master key {key_id!r} (removed or wrong ring)")
+
+    def master_ids(self) -> list[str]:
+        return [k.id for k in self._keys if k.kind == "master"]
+
+    def secret(self, kind: str) -> tuple[str, bytes]:
+        """The active key of `kind` as (key id, raw bytes)."""
+        for k in self._keys:
+            if k.kind == kind and k.active:
+                return k.id, k.material
+        raise SpecError(f"key ring {self.path} has no active {kind} key")
+
+    def signing_key(self) -> Any:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        return Ed25519PrivateKey.from_private_bytes(self.secret("signing")[1])
+
+    def public_keys(self) -> dict[str, str]:
+        """Signing key id -> raw public key, hex. Safe to share."""
+        from cryptography.hazmat.primitives import serialization
+
+        key_id, _ = self.secret("signing")
+        raw = self.signing_key().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {key_id: raw.hex()}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Ids, kinds, dates and which is active, never key material."""
+        return [{"id": k.id, "kind": k.kind, "created": k.created, "active": k.active} for k in self._keys]
+
+    # --- changes ---------------------------------------------------------------------
+    def rotate(self) -> str:
+        """Add a fresh master key and make it active; old ones stay for reading until removed."""
+        for k in self._keys:
+            if k.kind == "master":
+                k.active = False
+        key = _Key(_new_id("master"), "master", secrets.token_bytes(32), utc_now(), active=True)
+        self._keys.append(key)
+        self.save()
+        return key.id
+
+    def remove_master(self, key_id: str) -> None:
+        """Drop an inactive master key (after every store was re-wrapped)."""
+        self.master(key_id)
+        if self.active_master()[0] == key_id:
+            raise SpecError(f"master key {key_id!r} is active; rotate first")
+        self._keys = [k for k in self._keys if not (k.kind == "master" and k.id == key_id)]
+        self.save()

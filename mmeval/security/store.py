@@ -1,0 +1,201 @@
+"""Encrypted per-record store inside a run directory (`RUN_DIR/store/`).
+
+Envelope encryption: each record (any JSON value) is sealed with AES-256-GCM under a fresh
+256-bit data key; the data key is sealed with the key ring's active master key (AES-GCM,
+its own nonce). Both seals use associated data binding the store's run id, the record id
+and the master key id, so a record moved to another id, run or key fails to open. Nonces
+are random 96-bit values; every key is used for one message only.
+
+    store = RecordStore(run_dir / "store", ring, run_id="abc")
+    store.put("model/sample-1", {"output": "..."})
+    store.get("model/sample-1")
+
+Record files are named by sha256 of the record id (no sample text in names), hold the id,
+key id, nonces and ciphertexts as canonical JSON, and are written atomically (0600). The
+only plaintext is the record id. Encryption happens in memory: no plaintext temp files.
+Any changed byte, wrong key or swapped file raises IntegrityError naming the record id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, IntegrityError
+from ..fsutil import write_atomic
+from .keyring import KeyRing
+
+FORMAT = "mmeval-store/1"
+MANIFEST = "manifest.json"
+SUFFIX = ".rec"
+
+
+def record_file_name(record_id: str) -> str:
+    return hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:40] + SUFFIX
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode() + b"\n"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: Any) -> bytes:
+    # Re-encoding must give the same text: otherwise unused padding bits could change unseen.
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    data = base64.b64decode(text, validate=True)
+    if _b64(data) != text:
+        raise ValueError("non-canonical base64")
+    return data
+
+
+class RecordStore:
+    """Records of one run. `ring` may be None for listing ids only."""
+
+    def __init__(self, root: Path, ring: KeyRing | None, run_id: str | None = None):
+        self.root = Path(root)
+        self.ring = ring
+        manifest = self.root / MANIFEST
+        if manifest.exists():
+            try:
+                meta = json.loads(manifest.read_text(encoding="utf-8"))
+                stored = str(meta["run_id"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise IntegrityError(f"store {self.root}: {MANIFEST} is unreadable") from None
+            if meta.get("format") != FORMAT:
+                raise IntegrityError(f"store {self.root}: {MANIFEST} is not {FORMAT}")
+            if run_id is not None and run_id != stored:
+                raise IntegrityError(f"store {self.root} belongs to run {stored}, not {run_id}")
+            self.run_id = stored
+        elif run_id is None:
+            raise InputError(f"{self.root} is not an encrypted store (no {MANIFEST})")
+        else:
+            self.run_id = run_id
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(manifest, _canonical({"format": FORMAT, "run_id": run_id}), mode=0o600)
+
+    @classmethod
+    def open(cls, run_dir: Path, ring: KeyRing | None) -> RecordStore:
+        """The store of an existing run directory."""
+        return cls(Path(run_dir) / "store", ring)
+
+    # --- crypto ----------------------------------------------------------------------
+    def _aad(self, record_id: str, key_id: str, part: str) -> bytes:
+        return _canonical([FORMAT, part, self.run_id, record_id, key_id])
+
+    def _need_ring(self) -> KeyRing:
+        if self.ring is None:
+            raise InputError("a key ring is needed to read or write records (--keyring or $MMEVAL_KEYRING)")
+        return self.ring
+
+    def _seal(self, record_id: str, value: Any) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        key_id, master = self._need_ring().active_master()
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce, wrap_nonce = secrets.token_bytes(12), secrets.token_bytes(12)
+        plaintext = json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        body = {
+            "format": FORMAT,
+            "id": record_id,
+            "key_id": key_id,
+            "wrap_nonce": _b64(wrap_nonce),
+            "wrapped_key": _b64(AESGCM(master).encrypt(wrap_nonce, data_key, self._aad(record_id, key_id, "key"))),
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(AESGCM(data_key).encrypt(nonce, plaintext, self._aad(record_id, key_id, "data"))),
+        }
+        return _canonical(body)
+
+    def _header(self, path: Path, record_id: str | None) -> dict[str, Any]:
+        """Parse a record file; checks shape, canonical bytes and that its name matches its id."""
+        label = record_id if record_id is not None else path.name
+        try:
+            raw = path.read_bytes()
+            body = json.loads(raw)
+            ok = isinstance(body, dict) and _canonical(body) == raw and body.get("format") == FORMAT
+            ok = ok and isinstance(body.get("id"), str) and isinstance(body.get("key_id"), str)
+        except FileNotFoundError:
+            raise InputError(f"store {self.root} has no record {label!r}") from None
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise IntegrityError(f"store {self.root}: record {label!r} is damaged or tampered ({path.name})")
+        if record_file_name(body["id"]) != path.name or (record_id is not None and body["id"] != record_id):
+            raise IntegrityError(f"store {self.root}: record {label!r} was swapped or renamed ({path.name})")
+        return body
+
+    def _open(self, body: dict[str, Any]) -> Any:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        record_id, key_id = body["id"], body["key_id"]
+        ring = self._need_ring()
+        if key_id not in ring.master_ids():
+            raise IntegrityError(
+                f"store {self.root}: record {record_id!r} needs master key {key_id!r}, "
+                f"which key ring {ring.path} does not hold (wrong ring, removed key, or tampered)"
+            )
+        master = ring.master(key_id)
+        try:
+            data_key = AESGCM(master).decrypt(
+                _unb64(body.get("wrap_nonce")), _unb64(body.get("wrapped_key")), self._aad(record_id, key_id, "key")
+            )
+            plaintext = AESGCM(data_key).decrypt(
+                _unb64(body.get("nonce")), _unb64(body.get("ciphertext")), self._aad(record_id, key_id, "data")
+            )
+            return json.loads(plaintext.decode("utf-8"))
+        except (InvalidTag, ValueError, binascii.Error):
+            raise IntegrityError(
+                f"store {self.root}: record {record_id!r} failed authentication (wrong key, tampered or swapped)"
+            ) from None
+
+    # --- API -------------------------------------------------------------------------
+    def put(self, record_id: str, value: Any) -> None:
+        if not isinstance(record_id, str) or not record_id:
+            raise InputError("record id must be a non-empty string")
+        write_atomic(self.root / record_file_name(record_id), self._seal(record_id, value), mode=0o600)
+
+    def get(self, record_id: str) -> Any:
+        return self._open(self._header(self.root / record_file_name(record_id), record_id))
+
+    def ids(self) -> list[str]:
+        """Record ids (checked against their file names; contents are not decrypted)."""
+        return sorted(self._header(p, None)["id"] for p in self._files())
+
+    def key_ids(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for p in self._files():
+            key_id = self._header(p, None)["key_id"]
+            counts[key_id] = counts.get(key_id, 0) + 1
+        return counts
+
+    def verify(self) -> int:
+        """Open every record; returns how many. Raises IntegrityError at the first bad one."""
+        files = self._files()
+        for p in files:
+            self._open(self._header(p, None))
+        return len(files)
+
+    def rewrap(self, ring: KeyRing | None = None) -> int:
+        """Re-seal every record under the ring's active master key (after `keys rotate`).
+
+        Every record is opened first; if any fails nothing is rewritten. Each record then
+        gets a fresh data key and nonces and replaces its file atomically, in memory only.
+        """
+        if ring is not None:
+            self.ring = ring
+        values = [(body["id"], self._open(body)) for body in (self._header(p, None) for p in self._files())]
+        for record_id, value in values:
+            self.put(record_id, value)
+        return len(values)
+
+    def _files(self) -> list[Path]:
+        return sorted(self.root.glob("*" + SUFFIX))
