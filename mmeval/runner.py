@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .data import Dataset, Sample
+from .efficiency import EfficiencyTracker
 from .errors import InputError, MmevalError
 from .fsutil import staged_directory, write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
@@ -68,6 +69,7 @@ class _Scoring:
 
     states: dict[tuple[str, str], Any] = field(default_factory=dict)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    efficiency: EfficiencyTracker = field(default_factory=EfficiencyTracker)
 
 
 @dataclass
@@ -133,6 +135,7 @@ def _execute(
     suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool
 ) -> tuple[_Scoring, _GateLog]:
     scoring = _Scoring()
+    efficiency = scoring.efficiency
     for bm in suite.metrics:
         for model in bm.models:
             scoring.states[(bm.label, model)] = bm.metric.init()
@@ -145,7 +148,12 @@ def _execute(
             outputs, seconds = {}, {}
             for name, adapter in suite.models.items():
                 began = time.perf_counter()
-                outputs[name] = _generate(name, adapter, batch, suite.spec.seed, caches.get(name))
+                cache = caches.get(name)
+                if cache is not None and all(sample.id in cache for sample in batch):
+                    outputs[name] = _generate(name, adapter, batch, suite.spec.seed, cache)
+                else:
+                    with efficiency.measure(name, len(batch)):
+                        outputs[name] = _generate(name, adapter, batch, suite.spec.seed, cache)
                 seconds[name] = time.perf_counter() - began
             outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
             if gate_log.blocked_reason:
@@ -278,7 +286,7 @@ def _report(
     suite: Suite, dataset: Dataset, run_id: str, started: str, scoring: _Scoring, gate_log: _GateLog
 ) -> dict[str, Any]:
     blocked = bool(gate_log.blocked_reason)
-    results = [] if blocked else _results(suite, scoring)
+    results = [] if blocked else _results(suite, scoring) + scoring.efficiency.results(suite.models)
     thresholds = [] if blocked else _check_thresholds(suite, results)
     status = "blocked" if blocked else ("fail" if any(not t["passed"] for t in thresholds) else "pass")
     provenance = environment(suite.spec.seed, suite.path.parent)
