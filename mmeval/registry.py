@@ -105,6 +105,11 @@ METRICS = Registry(
         "kid": "mmeval.metrics.image.feature_sets:KID",
         "inception_score": "mmeval.metrics.image.feature_sets:InceptionScore",
         # audio metrics
+        "audio_similarity": "mmeval.metrics.audio.similarity:AudioSimilarity",
+        "pesq": "mmeval.metrics.audio.intelligibility:PESQ",
+        "stoi": "mmeval.metrics.audio.intelligibility:STOI",
+        "si_sdr": "mmeval.metrics.audio.intelligibility:SISDR",
+        "fad": "mmeval.metrics.audio.fad:FAD",
         # diversity metrics
         "distinct_n": "mmeval.metrics.diversity:DistinctN",
         "self_bleu": "mmeval.metrics.diversity:SelfBLEU",

@@ -1,0 +1,78 @@
+"""Audio from WAV paths or arrays, as mono float64 waveforms at a chosen rate.
+
+WAV files may be 8/16/32-bit PCM or float, mono or stereo, at any common rate; arrays
+from a `python` adapter are taken as mono at `DEFAULT_RATE` unless given as
+`(array, rate)`. Channels are averaged; resampling is polyphase (scipy).
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+DEFAULT_RATE = 16_000
+
+
+def _to_float(data: np.ndarray) -> np.ndarray:
+    if data.dtype == np.uint8:
+        return (data.astype(np.float64) - 128.0) / 128.0
+    if np.issubdtype(data.dtype, np.integer):
+        return data.astype(np.float64) / float(np.iinfo(data.dtype).max + 1)
+    return data.astype(np.float64)
+
+
+def read_audio(item: Any) -> tuple[np.ndarray, int]:
+    """(mono waveform, sample rate); errors name the file and what is wrong."""
+    name = str(item) if isinstance(item, (str, Path)) else "(array)"
+    if isinstance(item, (str, Path)):
+        from scipy.io import wavfile
+
+        try:
+            rate, data = wavfile.read(item)
+        except FileNotFoundError:
+            raise InputError(f"audio {name} not found") from None
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"audio {name} is not a readable WAV file ({exc})") from None
+    elif isinstance(item, tuple) and len(item) == 2:
+        data, rate = np.asarray(item[0]), int(item[1])
+    else:
+        data, rate = np.asarray(item), DEFAULT_RATE
+    wave = _to_float(np.asarray(data))
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1)
+    if wave.ndim != 1:
+        raise InputError(f"audio {name} has shape {wave.shape}; expected mono or (samples, channels)")
+    if wave.size == 0:
+        raise InputError(f"audio {name} is empty")
+    if not np.isfinite(wave).all():
+        raise InputError(f"audio {name} contains NaN or infinite samples")
+    return wave, int(rate)
+
+
+def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return wave
+    from scipy.signal import resample_poly
+
+    g = gcd(rate, target)
+    return resample_poly(wave, target // g, rate // g)
+
+
+def load_audio(item: Any, rate: int = DEFAULT_RATE) -> np.ndarray:
+    wave, source_rate = read_audio(item)
+    return resample(wave, source_rate, rate)
+
+
+def load_pair(output: Any, target: Any, rate: int = DEFAULT_RATE, tolerance: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Both clips at `rate`, trimmed to the shorter; lengths may differ by `tolerance` at most."""
+    a, b = load_audio(output, rate), load_audio(target, rate)
+    longer, shorter = max(len(a), len(b)), min(len(a), len(b))
+    if shorter < (1 - tolerance) * longer:
+        names = [str(x) if isinstance(x, (str, Path)) else "(array)" for x in (output, target)]
+        raise InputError(f"audio pair does not match: {names[0]} is {len(a) / rate:.2f} s, {names[1]} is {len(b) / rate:.2f} s")
+    return a[:shorter], b[:shorter]

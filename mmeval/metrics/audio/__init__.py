@@ -1,0 +1,1 @@
+"""Audio metrics: perceptual similarity, PESQ, STOI, SI-SDR and Fréchet audio distance."""
