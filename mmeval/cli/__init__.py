@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("mmeval.cli.run", "run a suite and write a report"),
     "list": ("mmeval.cli.list_plugins", "list registered metrics, models and gates"),
     "verify": ("mmeval.cli.verify", "check a run's signature and every file it covers"),
+    "compare": ("mmeval.cli.compare", "compare two runs per metric with paired bootstrap intervals"),
+    "signoff": ("mmeval.cli.signoff", "approve a passing, verified run with a signed attestation"),
+    "export": ("mmeval.cli.export", "export a run's results (e.g. Hugging Face model-index YAML)"),
     "pii": ("mmeval.cli.pii", "scan text or JSONL for personal data, or write a redacted copy"),
 }
 
