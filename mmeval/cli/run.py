@@ -10,6 +10,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", type=Path, help="suite YAML file")
     parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/)")
+    parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the run (default: $MMEVAL_SIGNING_KEY, else a per-user key)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
 
 
@@ -17,6 +18,8 @@ def main(args: argparse.Namespace) -> int:
     from ..report.summary import summarize
     from ..runner import run
 
+    if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
+        os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
     result = run(args.suite, args.out, progress=not args.quiet)
     if not args.quiet:
         print(summarize(result.report, str(result.run_dir)))

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `mmeval run`")
     parser.add_argument("--principal", help="who signs off (required without the security policy module)")
     parser.add_argument("--key", type=Path, help="trusted public key the run must be signed with (default: your own)")
+    parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the approval (default: $MMEVAL_SIGNING_KEY, else yours)")
     parser.add_argument("--comment", default="", help="a note stored in the approval")
 
 
@@ -73,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
     report = json.loads((args.run_dir / "report.json").read_text())
     if report.get("status") != "pass":
         raise GateBlocked(f"{args.run_dir}/report.json: status is {report.get('status')!r}; only a passing run can be signed off")
-    key = load_signing_key()
+    key = load_signing_key(args.signing_key)
     approval = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": n, "digest": {"sha256": sha256_file(args.run_dir / n)}} for n in (ATTESTATION, "report.json")],
