@@ -52,6 +52,16 @@ def default_observers(suite: Suite, ctx: GateContext) -> list[RunObserver]:
     return observers
 
 
+class _RecordsSink:
+    """Lets the records file be sealed as one store record (a JSON string value)."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    def put(self, name: str, data: bytes) -> None:
+        self.store.put(name, data.decode("utf-8"))
+
+
 @dataclass
 class RunResult:
     status: str  # pass | fail | blocked
@@ -70,6 +80,7 @@ class _Scoring:
     states: dict[tuple[str, str], Any] = field(default_factory=dict)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     efficiency: EfficiencyTracker = field(default_factory=EfficiencyTracker)
+    recorder: Any = None  # report.records.SampleRecorder: per-sample values, states, output hashes
 
 
 @dataclass
@@ -114,6 +125,9 @@ def run(
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:
             observer.finish(report, staging)
+        # Per-sample records go into the encrypted store when one is enabled.
+        sealed = next((o.store for o in observers if hasattr(o, "store")), None)
+        report["records"] = scoring.recorder.close(None if sealed is None else _RecordsSink(sealed))
         write_report_files(report, staging)
     return RunResult(report["status"], run_dir, report)
 
@@ -140,6 +154,10 @@ def _execute(
         for model in bm.models:
             scoring.states[(bm.label, model)] = bm.metric.init()
             scoring.counts[(bm.label, model)] = 0
+    from .report.records import SampleRecorder
+
+    boot = suite.spec.bootstrap
+    scoring.recorder = SampleRecorder(ctx.run_dir / "records.jsonl", boot.resamples, suite.spec.seed if boot.seed is None else boot.seed, boot.resamples != 0)
     gate_log = _GateLog()
     caches = _output_caches(suite, ctx)
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
@@ -158,11 +176,12 @@ def _execute(
             outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
             if gate_log.blocked_reason:
                 break
-            for observer in observers:
+            for observer in [*observers, scoring.recorder]:
                 for name in outputs:
                     observer.on_outputs(name, batch, outputs[name], seconds[name])
             for bm in suite.metrics:
                 _score_batch(bm, batch, outputs, scoring)
+            scoring.recorder.flush()
             bar.update(len(batch))
     finally:
         bar.close()
@@ -245,6 +264,8 @@ def _score_batch(bm: BoundMetric, batch: list[Sample], outputs: dict[str, list[A
         except MmevalError as exc:
             raise type(exc)(f"metric {bm.label!r} on model {model!r}: {exc}") from None
         scoring.counts[key] += len(batch)
+        if scoring.recorder is not None:
+            scoring.recorder.score(bm.label, bm.metric, model, [s.id for s in batch], outputs[model], targets)
 
 
 def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
@@ -252,6 +273,7 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
     for bm in suite.metrics:
         for model in bm.models:
             values = bm.metric.compute(scoring.states[(bm.label, model)])
+            ci = scoring.recorder.intervals(bm.label, bm.metric, model) if scoring.recorder else None
             fp = bm.metric.fingerprint()  # after compute: some record what compute chose
             for i, (key, value) in enumerate(values.items()):
                 # The first value is the metric's headline; others are named extras (e.g. kid_std).
@@ -267,6 +289,8 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
                 }
                 if bm.against:
                     entry["against"] = bm.against
+                if i == 0 and ci is not None:
+                    entry["ci_low"], entry["ci_high"] = ci
                 results.append(entry)
     return results
 

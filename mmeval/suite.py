@@ -48,6 +48,11 @@ class ThresholdSpec(_Strict):
         return self
 
 
+class BootstrapSpec(_Strict):
+    resamples: int | None = Field(default=None, ge=0, le=100000)  # None: 1000 (50 for set-level metrics); 0: off
+    seed: int | None = None  # default: the suite seed
+
+
 class DatasetSpec(_Strict):
     path: str
 
@@ -63,6 +68,7 @@ class SuiteSpec(_Strict):
     metrics: list[MetricSpec] = Field(default_factory=list)
     gates: list[PluginSpec] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from ._access import add_access_arguments, authorize_args
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", type=Path, help="suite YAML file")
     parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/)")
+    parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the run (default: $MMEVAL_SIGNING_KEY, else a per-user key)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
     add_access_arguments(parser)
 
@@ -43,6 +44,8 @@ def main(args: argparse.Namespace) -> int:
     from ..security.auditlog import AuditLog
     from ..security.keyring import KeyRing, configured_path
 
+    if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
+        os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
     suite_name = _suite_name(args.suite)
     principal = authorize_args(args, "run", suite_name)
     extras = {}

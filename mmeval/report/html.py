@@ -115,6 +115,48 @@ def _charts(results: list[dict[str, Any]]) -> str:
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
+MAX_RECORDS_FOR_PLOTS = 200_000  # bounds render time on very large runs
+
+
+def _histogram(label: str, model: str, values: list[float], bins: int = 20) -> str:
+    width, height, pad = 240, 90, 18
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - low) / span * bins))] += 1
+    top = max(counts) or 1
+    bw = (width - 2) / bins
+    bars = "".join(
+        f'<rect x="{1 + i * bw:.1f}" y="{pad + (height - pad) * (1 - c / top):.1f}" width="{bw - 1:.1f}" height="{(height - pad) * c / top:.1f}" fill="#6c8fd8"/>'
+        for i, c in enumerate(counts)
+        if c
+    )
+    caption = f"{model[:20]} · {label[:20]} · n={len(values)} · {fmt(low)}…{fmt(high)}"
+    return (
+        f'<div class="chart"><svg width="{width}" height="{height + 14}" role="img" aria-label="{escape(caption)}">'
+        f'<text x="0" y="12" font-size="11">{escape(caption)}</text>{bars}</svg></div>'
+    )
+
+
+def _distributions(run_dir: Path) -> str:
+    """Per-sample score histograms per (model, metric), from records.jsonl."""
+    records = run_dir / "records.jsonl"
+    if not records.is_file():
+        return ""
+    values: dict[tuple[str, str], list[float]] = {}
+    with records.open(encoding="utf-8") as handle:
+        for line, _ in zip(handle, range(MAX_RECORDS_FOR_PLOTS)):
+            rec = json.loads(line)
+            for label, value in rec.get("metrics", {}).items():
+                if isinstance(value, (int, float)):
+                    values.setdefault((str(rec.get("model")), str(label)), []).append(float(value))
+    charts = [_histogram(label, model, vals) for (model, label), vals in values.items() if len(vals) > 1]
+    if not charts:
+        return ""
+    return '<h3>Per-sample score distributions</h3><div class="charts">' + "".join(charts) + "</div>"
+
+
 def _media_item(path: Path, caption: str) -> str:
     kind = MEDIA_TYPES.get(path.suffix.lower())
     if kind is None or path.stat().st_size > MAX_MEDIA_BYTES:
@@ -171,7 +213,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         f'<div class="muted">{escape(report["provenance"].get("finished", ""))} · run {escape(report["run_id"])}</div>',
         _verdict(report),
         "<h2>Thresholds</h2>", _thresholds(report),
-        "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]),
+        "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]), _distributions(run_dir),
         "<h2>Samples</h2>", _galleries(run_dir),
         "<h2>Gates</h2>", _gates(report),
         "<h2>Provenance</h2>", _provenance(report),

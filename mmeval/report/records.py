@@ -1,0 +1,157 @@
+"""Per-sample records (`records.jsonl`): trace every number in a report to its samples.
+
+One line per (sample, model): `{"id", "model", "metrics": {label: value}, "output_sha256",
+"preview"}`. Previews are short and redacted (e-mail addresses, phone and card numbers
+become `<PII>`); raw outputs never enter the run directory.
+
+The recorder also keeps each sample's metric state (when small) so the runner can
+bootstrap confidence intervals by merging resampled states (see `bootstrap.py`).
+
+Store hook: when the encrypted store is enabled, the security feature sets
+`report["store"]` and passes a `store` object with `put(name, data: bytes)`; records then
+go there instead of into the run directory (`SampleRecorder.write(..., store=...)`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_for, state_bytes
+
+RECORDS = "records.jsonl"
+PREVIEW_CHARS = 80
+_PII = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
+    r"|\+?\d[\d\s().-]{7,}\d"  # phone / card-like digit runs
+)
+
+
+def redact_preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    text = _PII.sub("<PII>", " ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def output_digest(output: Any) -> tuple[str, str]:
+    """(sha256, preview) of one output: text, number, media path or array."""
+    if isinstance(output, Path):
+        data = output.read_bytes() if output.is_file() else str(output).encode()
+        return hashlib.sha256(data).hexdigest(), f"[{output.suffix.lstrip('.') or 'file'}] {output.name}"
+    tobytes = getattr(output, "tobytes", None)
+    if tobytes is not None:
+        return hashlib.sha256(tobytes()).hexdigest(), f"[array {getattr(output, 'shape', '')}]"
+    text = output if isinstance(output, str) else json.dumps(output, default=str)
+    return hashlib.sha256(text.encode()).hexdigest(), redact_preview(text)
+
+
+class SampleRecorder:
+    """Collects per-sample metric values, states and output digests during a run.
+
+    Records stream to `records.jsonl` batch by batch and states are kept as at most
+    `MAX_UNITS` blocks (adjacent samples merged once there are more), so memory stays
+    bounded whatever the dataset size; with blocks the interval is a block bootstrap.
+    """
+
+    MAX_UNITS = 2048
+
+    def __init__(self, path: Path, resamples: int | None = None, seed: int = 0, keep_states: bool = True):
+        self.path = path
+        self.resamples = resamples
+        self.seed = seed
+        self.keep_states = keep_states
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}  # (model, id) -> record of the current batch
+        self.units: dict[tuple[str, str], Any] = {}  # (label, model) -> _Units, or None when too large
+        self._handle = path.open("w", encoding="utf-8")
+
+    def on_outputs(self, model: str, batch: Sequence[Any], outputs: Sequence[Any], seconds: float = 0.0) -> None:
+        for sample, output in zip(batch, outputs):
+            digest, preview = output_digest(output)
+            row = self.rows.setdefault((model, sample.id), {"id": sample.id, "model": model, "metrics": {}})
+            row.update(output_sha256=digest, preview=preview)
+
+    def finish(self, report: dict[str, Any], run_dir: Path) -> None:  # RunObserver protocol
+        pass
+
+    def score(self, label: str, metric: Any, model: str, ids: Sequence[str], outputs: Sequence[Any], targets: Sequence[Any]) -> None:
+        """Per-sample states of one batch (the metric's own update on one sample each)."""
+        key = (label, model)
+        if key not in self.units:
+            self.units[key] = _Units(metric, self.MAX_UNITS) if self.keep_states else None
+        units = self.units[key]
+        for sample_id, output, target in zip(ids, outputs, targets):
+            state = metric.update(metric.init(), [output], [target])
+            value = None  # one sample has no set-level distance; its state still feeds the interval
+            if not set_level(metric):
+                value = headline(metric, state)
+                value = value if math.isfinite(value) else None
+            row = self.rows.setdefault((model, sample_id), {"id": sample_id, "model": model, "metrics": {}})
+            row["metrics"][label] = value
+            if units is not None:
+                if units.count == 0 and state_bytes(state) > MAX_STATE_BYTES:
+                    self.units[key] = units = None  # too large to keep per sample (e.g. FID features)
+                else:
+                    units.add(state)
+
+    def flush(self) -> None:
+        """Write the current batch's records; called by the runner after each batch."""
+        for row in self.rows.values():
+            self._handle.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+        self.rows.clear()
+
+    def intervals(self, label: str, metric: Any, model: str) -> tuple[float, float] | None:
+        units = self.units.get((label, model))
+        if units is None or units.count < 2:
+            return None
+        return bootstrap_interval(metric, units.states(), resamples=resamples_for(metric, self.resamples), seed=self.seed)
+
+    def close(self, store: Any = None) -> str:
+        """Finish the file; with an encrypted store, move the records into it instead."""
+        self.flush()
+        self._handle.close()
+        if store is not None:
+            store.put(RECORDS, self.path.read_bytes())
+            self.path.unlink()
+            return f"store:{RECORDS}"
+        return self.path.name
+
+
+class _Units:
+    """Per-sample states, merged pairwise into blocks when there are more than `limit`."""
+
+    def __init__(self, metric: Any, limit: int):
+        self.metric, self.limit = metric, limit
+        self.blocks: list[Any] = []
+        self.block_size, self.pending, self.pending_n, self.count = 1, None, 0, 0
+
+    def add(self, state: Any) -> None:
+        self.count += 1
+        self.pending = state if self.pending is None else self.metric.merge(self.pending, state)
+        self.pending_n += 1
+        if self.pending_n == self.block_size:
+            self.blocks.append(self.pending)
+            self.pending, self.pending_n = None, 0
+            if len(self.blocks) >= self.limit:
+                merge = self.metric.merge
+                self.blocks = [merge(self.blocks[i], self.blocks[i + 1]) for i in range(0, len(self.blocks) - 1, 2)]
+                self.block_size *= 2
+
+    def states(self) -> list[Any]:
+        return self.blocks + ([self.pending] if self.pending is not None else [])
+
+
+def set_level(metric: Any) -> bool:
+    from .bootstrap import SET_LEVEL
+
+    return getattr(metric, "name", "") in SET_LEVEL or bool(getattr(metric, "set_level", False))
+
+
+def read_records(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / RECORDS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

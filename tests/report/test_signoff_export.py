@@ -1,0 +1,81 @@
+"""`mmeval signoff` approves only passing, verified runs; `mmeval export` writes model-index YAML."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmeval.report.signing import ATTESTATION, load_signing_key, open_envelope, verify_run
+from mmeval.runner import run
+from tests.cli.test_cli import mmeval
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def passing_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("signoff") / "run"
+    result = run(REPO / "suites" / "smoke.yaml", out, progress=False)
+    assert result.status == "pass"
+    return out
+
+
+def fresh(run_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(run_dir, target)
+    return target
+
+
+def test_signoff_writes_a_signed_approval_and_audit_event(passing_run, tmp_path):
+    run_dir = fresh(passing_run, tmp_path)
+    me = getpass.getuser()
+    proc = mmeval("signoff", str(run_dir), "--principal", me, "--comment", "ok for release")
+    assert proc.returncode == 0, proc.stderr
+    envelope = json.loads((run_dir / "signoff.dsse.json").read_text())
+    statement = json.loads(open_envelope(envelope, [load_signing_key().public_key()], "signoff"))
+    assert statement["predicate"]["approved_by"] == me
+    assert {s["name"] for s in statement["subject"]} == {ATTESTATION, "report.json"}
+    verify_run(run_dir)  # the approval does not break the run's own attestation
+    events = (Path(os.environ["MMEVAL_HOME"]) / "audit.jsonl").read_text().splitlines()
+    assert json.loads(events[-1])["principal"] == me
+
+
+def test_signoff_refuses_tampered_failing_or_unauthorized(passing_run, tmp_path):
+    me = getpass.getuser()
+    tampered = fresh(passing_run, tmp_path / "t")
+    with (tampered / "report.md").open("a") as handle:
+        handle.write(" ")
+    proc = mmeval("signoff", str(tampered), "--principal", me)
+    assert proc.returncode == 4 and "report.md" in proc.stderr
+    assert not (tampered / "signoff.dsse.json").exists()
+
+    assert mmeval("signoff", str(fresh(passing_run, tmp_path / "n"))).returncode == 2  # no policy, no principal
+    proc = mmeval("signoff", str(fresh(passing_run, tmp_path / "o")), "--principal", "mallory-" + me)
+    assert proc.returncode == 3 and "sign-off" in proc.stderr
+
+
+def test_signoff_refuses_a_failing_run(tmp_path):
+    from tests.test_suite import base_suite, write_suite
+
+    suite = write_suite(tmp_path, base_suite(thresholds=[{"model": "candidate", "metric": "accuracy", "min": 1.1}]))
+    failing = run(suite, tmp_path / "run", progress=False).run_dir
+    proc = mmeval("signoff", str(failing), "--principal", getpass.getuser())
+    assert proc.returncode == 1 and "only a passing run" in proc.stderr
+
+
+def test_export_model_index(passing_run):
+    proc = mmeval("export", str(passing_run), "--format", "model-index")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("---\n") and proc.stdout.endswith("---\n")
+    index = yaml.safe_load(proc.stdout.strip("-\n"))["model-index"]
+    report = json.loads((passing_run / "report.json").read_text())
+    exported = {(e["name"], m["name"]): m["value"] for e in index for m in e["results"][0]["metrics"]}
+    expected = {(r["model"], r["key"]): r["value"] for r in report["results"] if r["value"] is not None}
+    assert exported == expected
+    assert mmeval("export", str(passing_run), "--model", "nope").returncode == 2
