@@ -54,6 +54,8 @@ def compare_runs(baseline: Path, candidate: Path, *, min_effect: float = 0.0, re
     base = {(r["model"], r["key"]): r for r in base_report["results"]}
     rows = []
     for r in cand_report["results"]:
+        if r.get("kind") == "efficiency":  # timings depend on the machine, not the model's quality
+            continue
         b = base.get((r["model"], r["key"]))
         if b is None:
             continue

@@ -42,8 +42,12 @@ def test_signoff_writes_a_signed_approval_and_audit_event(passing_run, tmp_path)
     assert statement["predicate"]["approved_by"] == me
     assert {s["name"] for s in statement["subject"]} == {ATTESTATION, "report.json"}
     verify_run(run_dir)  # the approval does not break the run's own attestation
-    events = (Path(os.environ["MMEVAL_HOME"]) / "audit.jsonl").read_text().splitlines()
-    assert json.loads(events[-1])["principal"] == me
+    from mmeval.security.auditlog import AuditLog
+
+    log = AuditLog.default()
+    last = list(log.entries())[-1]
+    assert last["event"] == "sign-off" and last["principal"] == me and last["run_id"] == statement["predicate"]["run_id"]
+    log.verify()
 
 
 def test_signoff_refuses_tampered_failing_or_unauthorized(passing_run, tmp_path):
@@ -55,9 +59,12 @@ def test_signoff_refuses_tampered_failing_or_unauthorized(passing_run, tmp_path)
     assert proc.returncode == 4 and "report.md" in proc.stderr
     assert not (tampered / "signoff.dsse.json").exists()
 
-    assert mmeval("signoff", str(fresh(passing_run, tmp_path / "n"))).returncode == 2  # no policy, no principal
-    proc = mmeval("signoff", str(fresh(passing_run, tmp_path / "o")), "--principal", "mallory-" + me)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"roles:\n  releaser: [run, sign-off]\n  runner: [run]\nprincipals:\n  {me}: [releaser]\n  mallory: [runner]\n")
+    proc = mmeval("signoff", str(fresh(passing_run, tmp_path / "o")), "--principal", "mallory", "--policy", str(policy))
     assert proc.returncode == 3 and "sign-off" in proc.stderr
+    allowed = fresh(passing_run, tmp_path / "a")
+    assert mmeval("signoff", str(allowed), "--principal", me, "--policy", str(policy)).returncode == 0
 
 
 def test_signoff_refuses_a_failing_run(tmp_path):

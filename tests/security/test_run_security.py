@@ -76,7 +76,9 @@ def test_encrypted_run_leaves_no_plaintext_and_reads_back(tmp_path, monkeypatch,
     assert cli(["verify", str(tmp_path / "run")]) == 0
     capsys.readouterr()
     assert cli(["store", "get", str(tmp_path / "run"), "--keyring", str(ring)]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == N
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == N + 1  # every output, plus the per-sample records file sealed as one record
+    assert any('"records.jsonl"' in line for line in listed)
 
     events = [e["event"] for e in AuditLog.default().entries()]
     assert {"access", "key", "run-start", "gate", "run-end", "store-read"} - {"gate"} <= set(events)
