@@ -15,6 +15,7 @@ go there instead of into the run directory (`SampleRecorder.write(..., store=...
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import json
 import math
 import re
@@ -32,8 +33,27 @@ _PII = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _pii_tools() -> Any:
+    """The privacy extra's detector and `<ENTITY>` replacer, or None if not installed."""
+    try:
+        from ..privacy import Anonymizer, PiiDetector
+
+        return PiiDetector(), Anonymizer("replace")
+    except ImportError:
+        return None
+
+
 def redact_preview(text: str, limit: int = PREVIEW_CHARS) -> str:
-    text = _PII.sub("<PII>", " ".join(text.split()))
+    """A short preview with PII replaced: by the presidio-based detector when the privacy
+    extra is installed (names, addresses, ...), always also by a regex for e-mails and
+    long digit runs."""
+    text = " ".join(text.split())
+    tools = _pii_tools()
+    if tools is not None:
+        detector, anonymizer = tools
+        text = anonymizer.anonymize(text, detector.analyze(text))
+    text = _PII.sub("<PII>", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

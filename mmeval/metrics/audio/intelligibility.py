@@ -38,6 +38,16 @@ class _PairedAudio:
         return {self.name: state[0] / state[1] if state[1] else float("nan")}
 
 
+def _torchmetrics_audio() -> Any:
+    """torchmetrics' audio functions; its package import pulls torchvision in (see _compat)."""
+    from ..._compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    import torchmetrics.functional.audio as audio
+
+    return audio
+
+
 def _tensor(x: np.ndarray) -> Any:
     import torch
 
@@ -58,10 +68,11 @@ class PESQ(_PairedAudio):
 
     def _score(self, output: np.ndarray, target: np.ndarray) -> float:
         try:
-            from torchmetrics.functional.audio.pesq import perceptual_evaluation_speech_quality
+            import pesq  # noqa: F401  (torchmetrics calls it)
         except ImportError:
             raise MissingExtra("pesq", "audio") from None
-        return float(perceptual_evaluation_speech_quality(_tensor(output), _tensor(target), self.rate, self.mode))
+        pesq_fn = _torchmetrics_audio().perceptual_evaluation_speech_quality
+        return float(pesq_fn(_tensor(output), _tensor(target), self.rate, self.mode))
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, mode=self.mode, fs=self.rate, impl=f"pesq-{package_version('pesq')}")
@@ -79,9 +90,8 @@ class STOI(_PairedAudio):
         self.extended = extended
 
     def _score(self, output: np.ndarray, target: np.ndarray) -> float:
-        from torchmetrics.functional.audio.stoi import short_time_objective_intelligibility
-
-        return float(short_time_objective_intelligibility(_tensor(output), _tensor(target), self.rate, self.extended))
+        stoi_fn = _torchmetrics_audio().short_time_objective_intelligibility
+        return float(stoi_fn(_tensor(output), _tensor(target), self.rate, self.extended))
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, extended=str(self.extended).lower(), fs=self.rate, impl=f"pystoi-{package_version('pystoi')}")
@@ -99,9 +109,8 @@ class SISDR(_PairedAudio):
         self.zero_mean = zero_mean
 
     def _score(self, output: np.ndarray, target: np.ndarray) -> float:
-        from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
-
-        return float(scale_invariant_signal_distortion_ratio(_tensor(output), _tensor(target), zero_mean=self.zero_mean))
+        si_sdr_fn = _torchmetrics_audio().scale_invariant_signal_distortion_ratio
+        return float(si_sdr_fn(_tensor(output), _tensor(target), zero_mean=self.zero_mean))
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, zero_mean=str(self.zero_mean).lower(), fs=self.rate, impl=f"torchmetrics-{package_version('torchmetrics')}")

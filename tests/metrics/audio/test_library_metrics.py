@@ -108,3 +108,17 @@ def test_bad_audio_inputs(tmp_path):
         read_audio(np.array([0.0, np.nan]))
     with pytest.raises(InputError, match="does not match"):
         load_pair((np.zeros(RATE), RATE), (np.zeros(2 * RATE), RATE))
+
+
+def test_metrics_work_in_a_fresh_process_without_the_test_compat_step():
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from mmeval.metrics.audio.intelligibility import STOI; m = STOI();"
+        "x = np.sin(np.arange(16000) / 7.0);"
+        "print(m.compute(m.update(m.init(), [(x, 16000)], [(x, 16000)]))['stoi'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert float(proc.stdout) == pytest.approx(1.0, abs=1e-6)
