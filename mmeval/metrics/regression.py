@@ -1,7 +1,9 @@
-"""Error metrics on numbers: MAE, MSE, RMSE.
+"""Error metrics on numbers and on paired images: MAE, MSE, RMSE.
 
 The state is (sum of |error|, sum of error², count) in float64, merged by addition;
-values equal scikit-learn's `mean_absolute_error` / `mean_squared_error`.
+on numbers, values equal scikit-learn's `mean_absolute_error` / `mean_squared_error`.
+On images (PNG/JPEG paths or arrays, scaled to [0, 1]) every RGB value of every pair is
+one error term: the result is the mean over all pixel values of all pairs.
 """
 
 from __future__ import annotations
@@ -10,10 +12,17 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from ..data import media_kind
 from ..errors import InputError
 from .base import check_lengths, fingerprint
 
 State = tuple[float, float, int]
+
+
+def _is_image(value: Any) -> bool:
+    return media_kind(value) == "image" or (isinstance(value, np.ndarray) and value.ndim >= 2)
 
 
 def as_number(value: Any, role: str) -> float:
@@ -29,7 +38,7 @@ def as_number(value: Any, role: str) -> float:
 
 
 class _ErrorMetric:
-    modality = "number"
+    modality = "number"  # or paired images
     higher_is_better = False
     name = ""
 
@@ -38,18 +47,30 @@ class _ErrorMetric:
 
     def update(self, state: State, outputs: Sequence[Any], targets: Sequence[Any]) -> State:
         check_lengths(outputs, targets)
-        errors = [as_number(o, "output") - as_number(t, "target") for o, t in zip(outputs, targets)]
+        total_abs, total_sq, count = state
+        numbers = []
+        for o, t in zip(outputs, targets):
+            if _is_image(o) or _is_image(t):
+                from ..media.image import load_pair
+
+                a, b = load_pair(o, t)
+                diff = (a - b).ravel()
+                total_abs += math.fsum(np.abs(diff))
+                total_sq += math.fsum(diff * diff)
+                count += diff.size
+            else:
+                numbers.append(as_number(o, "output") - as_number(t, "target"))
         return (
-            state[0] + math.fsum(abs(e) for e in errors),
-            state[1] + math.fsum(e * e for e in errors),
-            state[2] + len(errors),
+            total_abs + math.fsum(abs(e) for e in numbers),
+            total_sq + math.fsum(e * e for e in numbers),
+            count + len(numbers),
         )
 
     def merge(self, a: State, b: State) -> State:
         return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, dtype="float64")
+        return fingerprint(self.name, dtype="float64", images="rgb01-per-value")
 
     def compute(self, state: State) -> dict[str, float]:
         if state[2] == 0:

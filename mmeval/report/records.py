@@ -99,16 +99,18 @@ class SampleRecorder:
 
     def score(self, label: str, metric: Any, model: str, ids: Sequence[str], outputs: Sequence[Any], targets: Sequence[Any]) -> None:
         """Per-sample states of one batch (the metric's own update on one sample each)."""
+        if set_level(metric):
+            # A set-level metric has no per-sample value, and updating it one sample at a
+            # time would re-run its feature network unbatched (FID: minutes per run).
+            return
         key = (label, model)
         if key not in self.units:
             self.units[key] = _Units(metric, self.MAX_UNITS) if self.keep_states else None
         units = self.units[key]
         for sample_id, output, target in zip(ids, outputs, targets):
             state = metric.update(metric.init(), [output], [target])
-            value = None  # one sample has no set-level distance; its state still feeds the interval
-            if not set_level(metric):
-                value = headline(metric, state)
-                value = value if math.isfinite(value) else None
+            value = headline(metric, state)
+            value = value if math.isfinite(value) else None
             row = self.rows.setdefault((model, sample_id), {"id": sample_id, "model": model, "metrics": {}})
             row["metrics"][label] = value
             if units is not None:

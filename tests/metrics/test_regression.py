@@ -47,3 +47,19 @@ def test_non_numbers_are_input_errors(bad):
 
 def test_numeric_strings_are_accepted():
     assert MAE().compute(MAE().update(MAE().init(), ["12.5"], [10]))["mae"] == 2.5
+
+
+def test_paired_images_are_mean_over_all_pixel_values(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    outs, tgts, diffs = [], [], []
+    for i, shape in enumerate([(8, 10, 3), (6, 6, 3)]):
+        a, b = (rng.random(shape) * 255).astype(np.uint8), (rng.random(shape) * 255).astype(np.uint8)
+        Image.fromarray(a).save(tmp_path / f"o{i}.png")
+        outs.append(tmp_path / f"o{i}.png")
+        tgts.append(b)  # a path on one side, an array on the other
+        diffs.append((a.astype(float) - b.astype(float)).ravel() / 255)
+    d = np.concatenate(diffs)
+    for metric, expected in ((MAE(), np.abs(d).mean()), (MSE(), (d**2).mean()), (RMSE(), math.sqrt((d**2).mean()))):
+        assert metric.compute(metric.update(metric.init(), outs, tgts))[metric.name] == pytest.approx(expected, rel=1e-12)

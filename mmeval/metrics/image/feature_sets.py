@@ -144,10 +144,10 @@ def inception_score_from_logits(logits: np.ndarray, splits: int = 10) -> tuple[f
     scores = []
     for chunk in np.array_split(log_prob, splits):
         prob = np.exp(chunk)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_marginal = np.log(prob.mean(axis=0, keepdims=True))
-            terms = np.where(prob > 0, prob * (chunk - log_marginal), 0.0)  # 0 log 0 = 0
-        scores.append(math.exp(float(terms.sum(axis=1).mean())))
+        # log of the marginal in log space: averaging tiny probabilities would underflow to 0.
+        peak = chunk.max(axis=0, keepdims=True)
+        log_marginal = peak + np.log(np.exp(chunk - peak).sum(axis=0, keepdims=True)) - math.log(len(chunk))
+        scores.append(math.exp(float((prob * (chunk - log_marginal)).sum(axis=1).mean())))
     std = float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0
     return float(np.mean(scores)), std
 

@@ -131,3 +131,10 @@ def test_missing_and_wrong_weights(tmp_path, monkeypatch):
         resolve_weights(str(fake))
     with pytest.raises(IntegrityError):
         resolve_weights(str(tmp_path))  # a folder holding the file works the same way
+
+
+def test_inception_score_survives_extreme_logits():
+    rng = np.random.default_rng(6)
+    logits = rng.normal(0, 800, size=(16, 1008))  # untrained networks produce such logits
+    mean, std = fs.inception_score_from_logits(logits, 2)
+    assert np.isfinite(mean) and np.isfinite(std) and 1.0 <= mean <= 16.0
