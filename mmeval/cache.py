@@ -66,11 +66,3 @@ class ArrayCache:
             except OSError:
                 pass  # a cache that cannot be written only costs time
         return arrays
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import InputError, IntegrityError
+from ..fsutil import sha256_file
 
 
 def read_manifest(manifest: Path) -> dict[str, str]:
@@ -27,14 +28,6 @@ def read_manifest(manifest: Path) -> dict[str, str]:
             raise IntegrityError(f"{manifest}:{number}: malformed manifest line")
         entries[name.strip()] = digest.lower()
     return entries
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_folder(manifest: Path, folder: Path) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data import read_jsonl, resolve_value, sample_id
+from ..data import resolve_value, sample_id
 from ..errors import InputError
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, InputError
-from ..fsutil import write_atomic, write_json
+from ..fsutil import sha256_file, write_atomic, write_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -92,14 +92,6 @@ def load_public_key(path: Path) -> Any:
     if not isinstance(key, Ed25519PublicKey):
         raise InputError(f"{path} is not an Ed25519 public key")
     return key
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_files(run_dir: Path) -> list[str]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ...cache import ArrayCache, cache_key, file_sha256
+from ...cache import ArrayCache, cache_key
+from ...fsutil import sha256_file
 from ...errors import InputError, IntegrityError
 from ...media.audio import load_audio
 from ..base import check_lengths, fingerprint
@@ -57,7 +58,7 @@ class FAD:
             path = Path(embedding)
             if not path.is_file():
                 raise InputError(f"FAD embedding file {path} not found; give a TorchScript file or use `embedding: logmel`")
-            digest = file_sha256(path)
+            digest = sha256_file(path)
             if embedding_sha256 is None:
                 raise InputError(f"FAD embedding {path} needs `embedding_sha256` (its sha256 is {digest})")
             if digest != embedding_sha256.lower():
@@ -89,7 +90,7 @@ class FAD:
         check_lengths(outputs, targets)
         new = FadState(outputs=GaussianStats.of(self._frames(outputs)))
         if all(isinstance(t, Path) for t in targets):
-            new.target_files = [(file_sha256(t), str(t)) for t in targets]
+            new.target_files = [(sha256_file(t), str(t)) for t in targets]
         else:
             new.targets = GaussianStats.of(self._frames(targets))
         return self.merge(state, new)

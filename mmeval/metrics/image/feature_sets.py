@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ...cache import ArrayCache, cache_key, file_sha256
+from ...cache import ArrayCache, cache_key
+from ...fsutil import sha256_file
 from ..base import check_lengths, fingerprint
 from ..frechet import GaussianStats, stats_distance
 from .inception import PREPROCESS, image_features, weights_tag
@@ -55,7 +56,7 @@ class _InceptionSetMetric:
         new = FeatureState(outputs=[self._features(outputs)])
         if self.uses_targets:
             if all(isinstance(t, Path) for t in targets):
-                new.target_files = [(file_sha256(t), str(t)) for t in targets]
+                new.target_files = [(sha256_file(t), str(t)) for t in targets]
             else:
                 new.targets = [self._features(targets)]
         return state.merged(new)

@@ -12,7 +12,6 @@ Preprocessing is pytorch-fid's: RGB in [0, 1], bilinear resize to 299x299
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError, IntegrityError
+from ...fsutil import sha256_file
 from ...media.image import load_image
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -45,14 +45,6 @@ def _search_paths(weights: str | None) -> list[Path]:
     return places
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def resolve_weights(weights: str | None) -> tuple[Path, str]:
     """Find and verify the weights file; return (path, sha256)."""
     places = _search_paths(weights)
@@ -63,7 +55,7 @@ def resolve_weights(weights: str | None) -> tuple[Path, str]:
             f"Inception weights {WEIGHTS_FILE} not found (looked in: {looked}); put the file in "
             f"$MMEVAL_WEIGHTS_DIR or pass `weights: PATH`, or use `weights: random` for a non-comparable smoke run"
         )
-    digest = sha256_of(found)
+    digest = sha256_file(found)
     expected_ok = digest == WEIGHTS_SHA256 if WEIGHTS_SHA256 else digest.startswith(WEIGHTS_SHA256_PREFIX)
     if not expected_ok:
         raise IntegrityError(f"{found}: sha256 {digest[:16]}… does not match the published Inception weights")
