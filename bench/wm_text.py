@@ -1,0 +1,114 @@
+"""Text watermark detection scores: 200-token generations of the reference text model.
+
+Marked texts are sampled (temperature 1) with the green-list processor (gamma 0.25,
+delta 2); unmarked texts from the same model and prompts without it. Detection
+re-tokenizes the decoded text, as a detector that sees only the text would. The
+reference model's context is 96 positions, so generation runs in chunks that fill
+the context, each conditioned on the last 16 tokens; EOS is suppressed to reach 200 tokens.
+
+    python bench/wm_text.py            # the table for this modality alone
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mmeval.provenance.base import subkey  # noqa: E402
+from mmeval.provenance.text import GreenList, WatermarkProcessor  # noqa: E402
+
+MODEL = ROOT / "reference_models" / "text" / "final"
+TOKENS, GAMMA, DELTA = 200, 0.25, 2.0
+CONTEXT, CARRY = 96, 16  # the model's positions; tokens carried into the next chunk
+
+
+def _load():
+    from mmeval._compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()  # transformers imports torchvision (DESIGN.md, Environment)
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(MODEL, local_files_only=True).eval()
+    return model, Tokenizer.from_file(str(MODEL / "tokenizer.json"))
+
+
+def _no_eos(input_ids, scores):
+    scores[:, 0] = -math.inf  # EOS: every text reaches TOKENS tokens
+    return scores
+
+
+def generate(model, prompts: list[list[int]], processor, seed: int) -> list[list[int]]:
+    """Sample TOKENS new tokens per prompt, in chunks that fit the 96-position context.
+
+    Each chunk restarts from the last CARRY tokens and decodes with the KV cache
+    (`textgen.decode`, one seeded generator per row), the same loop the adapters use.
+    """
+    from mmeval.models.textgen import Decoding, decode, row_generators
+
+    processors = [_no_eos] + ([processor] if processor is not None else [])
+    gens = row_generators(seed, [str(i) for i in range(len(prompts))])
+    contexts, produced = [list(p) for p in prompts], [[] for _ in prompts]
+    while len(produced[0]) < TOKENS:
+        width = max(len(c) for c in contexts)
+        n = min(CONTEXT - width, TOKENS - len(produced[0]))
+        ids = torch.tensor([[0] * (width - len(c)) + c for c in contexts])
+        mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts])
+        new = decode(model, ids, mask, gens, Decoding(n, True, 1.0, 1.0), None, 0, processors)
+        for row, tokens in zip(produced, new):
+            row += tokens
+        contexts = [(p + row)[-CARRY:] for p, row in zip(prompts, produced)]
+    return produced
+
+
+def _replace(ids: list[int], fraction: float, vocab: int, rng: np.random.Generator) -> list[int]:
+    out = list(ids)
+    for i in rng.choice(len(out), size=int(round(fraction * len(out))), replace=False):
+        out[i] = int(rng.integers(1, vocab))
+    return out
+
+
+def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, batch: int = 100):
+    """{attack: (scores of marked, scores of unmarked)}; score = -log10(p)."""
+    from mmeval.catalog.products import make_products, prompt
+
+    model, tok = _load()
+    vocab = model.config.vocab_size
+    green = GreenList(subkey(b"bench-text-key-0123456789abcdef", "text"), GAMMA)
+    processor = WatermarkProcessor(green, DELTA)
+    products = make_products(n_marked + n_unmarked, seed + 7)
+    prompts = [tok.encode(prompt(p)).ids for p in products]
+    rng = np.random.default_rng(seed)
+
+    def texts(chunk, proc, s):
+        out = []
+        for start in range(0, len(chunk), batch):
+            out += generate(model, chunk[start : start + batch], proc, s + start)
+        return out
+
+    marked = texts(prompts[:n_marked], processor, seed)
+    unmarked = texts(prompts[n_marked:], None, seed + 10_000)
+
+    def score(ids):  # decode and re-tokenize: the detector sees text only
+        det = green.detect(tok.encode(tok.decode(ids)).ids)
+        return -math.log10(max(det.p_value, 1e-300))
+
+    attacks = {"none": lambda ids: ids, "replace_30%": lambda ids: _replace(ids, 0.3, vocab, rng)}
+    return {name: (np.array([score(f(t)) for t in marked]), np.array([score(f(t)) for t in unmarked]))
+            for name, f in attacks.items()}
+
+
+if __name__ == "__main__":
+    from wm_stats import print_table
+
+    began = time.perf_counter()
+    print_table("text (200 tokens, gamma 0.25, delta 2)", attack_scores())
+    print(f"wall time {time.perf_counter() - began:.0f} s")

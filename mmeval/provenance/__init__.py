@@ -1,0 +1,1 @@
+"""Provenance: keyed watermarks for text, images and audio, and signed manifests."""
