@@ -139,5 +139,7 @@ GATES = Registry(
         # privacy gates
         "pii": "mmeval.gates.pii:PiiGate",
         # provenance gates
+        "watermark": "mmeval.gates.watermark:WatermarkGate",
+        "provenance": "mmeval.gates.provenance:ProvenanceGate",
     },
 )

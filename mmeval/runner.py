@@ -101,7 +101,7 @@ def run(
     """Run a suite end to end and write its report to `out` (atomically).
 
     Adapters with a `bind(ctx, model=name)` method get the run context once before
-    generation (e.g. to write media outputs into `ctx.run_dir`); adapters with a
+    generation, and gates with `prepare(name, adapter, ctx, use)` see every adapter then (e.g. to write media outputs into `ctx.run_dir`); adapters with a
     `fingerprint()` get sample-level resume through `models.cache`. `extras` reach gates
     and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
     """
@@ -121,6 +121,10 @@ def run(
             bind = getattr(adapter, "bind", None)
             if bind is not None:
                 bind(ctx, model=name)
+            for gate in suite.gates:  # e.g. the watermark gate plugs into text generation
+                prepare = getattr(gate, "prepare", None)
+                if prepare is not None:
+                    prepare(name, adapter, ctx, suite.spec.models[name].use)
         scoring, gate_log = _execute(suite, dataset, ctx, observers, progress)
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:

@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("mmeval.cli.keys", "create, rotate or list the key ring of the encrypted store"),
     "store": ("mmeval.cli.store", "list or decrypt records of a run's encrypted store"),
     "log": ("mmeval.cli.log", "verify or show the tamper-evident audit log"),
+    "watermark": ("mmeval.cli.watermark", "embed or detect keyed watermarks in text, images and audio"),
+    "provenance": ("mmeval.cli.provenance", "verify artifacts against their signed provenance manifests"),
+    "audit": ("mmeval.cli.audit", "audit a folder of generated content: marks, manifests, PII"),
 }
 
 

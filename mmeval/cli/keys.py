@@ -1,4 +1,6 @@
-"""`mmeval keys init|rotate|list [--keyring P] [--store RUN_DIR ...]`.
+"""`mmeval keys init|rotate|list|public [--keyring P] [--store RUN_DIR ...]`.
+
+`public` prints the ring's signing public key (PEM) for `mmeval provenance verify --public-key`.
 
 `rotate` adds a new active master key and re-wraps every record of the given run
 directories under it; `--remove-old` then drops the previous master keys (only after
@@ -16,7 +18,7 @@ from ._access import add_access_arguments, authorize_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "list"])
+    parser.add_argument("action", choices=["init", "rotate", "list", "public"])
     parser.add_argument("--store", type=Path, action="append", default=[], metavar="RUN_DIR",
                         help="run directory whose store to re-wrap on rotate (repeatable)")
     parser.add_argument("--remove-old", action="store_true", help="after rotate, delete the inactive master keys")
@@ -38,6 +40,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"created key ring {path} (mode 0600)")
         return 0
     ring = KeyRing.load(path)
+    if args.action == "public":
+        from ..report.signing import public_pem
+
+        print(public_pem(ring.signing_key().public_key()).decode(), end="")
+        return 0
     if args.action == "list":
         keys = ring.describe()
         log.append("key", principal=principal, operation="list", keyring=str(path))

@@ -66,6 +66,8 @@ class HFCausalLM:
         self._model: Any = None
         self._tokenizer: Any = None
         self._digest = files_digest(path)
+        self.weights_sha256 = self._digest  # recorded in provenance manifests
+        self.tokenizer_dir = path  # what a text watermark detector must tokenize with
 
     @staticmethod
     def _build_processor(spec: dict[str, Any]) -> LogitsProcessor:
@@ -81,7 +83,8 @@ class HFCausalLM:
         """What determines the outputs: weights/tokenizer digest and decoding settings."""
         s = self.settings
         procs = ",".join(str(p.get("use")) + repr(sorted(p.get("args", {}).items())) for p in self.processor_specs)
-        extra = ",".join(type(p).__qualname__ for p in self.processors[len(self.processor_specs):])
+        extra = ",".join(getattr(p, "fingerprint", lambda p=p: type(p).__qualname__)()
+                         for p in self.processors[len(self.processor_specs):])
         return (f"hf-causal-lm|files:{self._digest}|max_new_tokens:{s.max_new_tokens}|do_sample:{s.do_sample}"
                 f"|temperature:{s.temperature}|top_p:{s.top_p}|processors:{procs}{extra}")
 

@@ -108,6 +108,24 @@ class ReferenceGenerator:
         self._digests = {m: verify_folder(self.manifest, self._folder(m)) for m in self._modalities()}
         self._generators: dict[str, Any] = {}
         self._out_dir: Path | None = None
+        self._text_processors: list[Any] = []  # e.g. a text watermark, see add_logits_processor
+
+    @property
+    def weights_sha256(self) -> dict[str, str]:
+        """Per modality, the sha256 over the verified weight files (for provenance manifests)."""
+        return dict(self._digests)
+
+    @property
+    def tokenizer_dir(self) -> Path | None:
+        return self._folder("text") if "text" in self._modalities() else None
+
+    def add_logits_processor(self, processor: Any) -> None:
+        """Plug a logits processor (e.g. the text watermark) into the text generator."""
+        if "text" not in self._modalities():
+            return
+        self._text_processors.append(processor)
+        if "text" in self._generators:
+            self._generators["text"].add_logits_processor(processor)
 
     def _modalities(self) -> tuple[str, ...]:
         return MODALITIES if self.name == "auto" else (self.name,)
@@ -124,15 +142,18 @@ class ReferenceGenerator:
 
     def fingerprint(self) -> str:
         digests = ",".join(f"{m}:{self._digests[m][:16]}" for m in self._modalities())
-        return f"reference|{self.name}|{self.variant}|{digests}|{sorted(self.text_args.items())}"
+        processors = ",".join(getattr(p, "fingerprint", lambda p=p: type(p).__qualname__)() for p in self._text_processors)
+        return f"reference|{self.name}|{self.variant}|{digests}|{sorted(self.text_args.items())}|processors:{processors}"
 
     def _generator(self, modality: str) -> Any:
         if modality not in self._generators:
             # Re-verify at load time: the files may have changed since the suite was loaded.
             verify_folder(self.manifest, self._folder(modality))
             if modality == "text":
-                self._generators[modality] = HFCausalLM(self._folder("text"), batch_size=self.batch_size,
-                                                        device=self.device, **self.text_args)
+                text = HFCausalLM(self._folder("text"), batch_size=self.batch_size, device=self.device, **self.text_args)
+                for processor in self._text_processors:
+                    text.add_logits_processor(processor)
+                self._generators[modality] = text
             else:
                 self._generators[modality] = _MediaGenerator(modality, self._folder(modality), self.device)
         return self._generators[modality]

@@ -128,14 +128,26 @@ def verify_claim(doc: dict[str, Any], trusted: list[Any], where: str) -> dict[st
 
     from ..report.signing import key_id, pae
 
+    from cryptography.hazmat.primitives import serialization
+
     sig = doc["signature"]
     by_id = {key_id(k): k for k in trusted}
     key = by_id.get(sig.get("keyid"))
     if key is None:
         raise IntegrityError(f"{where}: signed by an untrusted key ({sig.get('keyid')})")
+    # Every field of the signature block is checked, so no byte of the file is free to change:
+    # the public-key hint must be the trusted key, and the base64 must be the canonical encoding.
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     try:
-        key.verify(base64.b64decode(str(sig.get("sig")), validate=True), pae(PAYLOAD_TYPE, canonical(doc["claim"])))
-    except (InvalidSignature, ValueError):
+        signature = base64.b64decode(str(sig.get("sig")), validate=True)
+    except ValueError:
+        raise IntegrityError(f"{where}: signature is not base64") from None
+    if sig.get("alg") != "Ed25519" or sig.get("public_key") != raw.hex() or base64.b64encode(signature).decode() != sig.get("sig") \
+            or set(sig) != {"alg", "keyid", "public_key", "sig"}:
+        raise IntegrityError(f"{where}: signature block was changed")
+    try:
+        key.verify(signature, pae(PAYLOAD_TYPE, canonical(doc["claim"])))
+    except InvalidSignature:
         raise IntegrityError(f"{where}: signature does not verify") from None
     if doc["claim"].get("format") != FORMAT:
         raise IntegrityError(f"{where}: unknown manifest format {doc['claim'].get('format')!r}")

@@ -6,6 +6,10 @@ principals -> roles.
       runner: [{action: run, resources: ["ecommerce-*"]}]
     principals:
       alice: [releaser]
+    audit:                       # optional: what `mmeval audit` counts as a violation
+      require_watermark: true
+      require_manifest: false
+      pii: true
 
 Policy file: `--policy`, else `$MMEVAL_POLICY`. Principal: `--principal`, else
 `$MMEVAL_PRINCIPAL`, else the OS user. With a policy, anything not granted is denied
@@ -19,7 +23,7 @@ import difflib
 import fnmatch
 import getpass
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,7 @@ class Policy:
     path: Path | None
     roles: dict[str, list[Grant]]
     principals: dict[str, list[str]]
+    audit: dict[str, Any] = field(default_factory=dict)  # content rules for `mmeval audit`
 
     def allows(self, principal: str, action: str, resource: str) -> bool:
         if action not in PERMISSIONS:
@@ -87,10 +92,13 @@ def load_policy(explicit: str | Path | None = None) -> Policy:
 def parse_policy(data: Any, path: Path) -> Policy:
     if not isinstance(data, dict):
         raise SpecError(f"policy {path}: top level must be a mapping with 'roles' and 'principals'")
-    extra = set(data) - {"roles", "principals"}
+    extra = set(data) - {"roles", "principals", "audit"}
     if extra:
         key = sorted(extra)[0]
-        raise SpecError(f"policy {path}: unknown key {key!r}{_did_you_mean(key, ('roles', 'principals'))}")
+        raise SpecError(f"policy {path}: unknown key {key!r}{_did_you_mean(key, ('roles', 'principals', 'audit'))}")
+    audit = data.get("audit") or {}
+    if not isinstance(audit, dict):
+        raise SpecError(f"policy {path}: 'audit' must be a mapping of content rules")
     roles_raw, principals_raw = data.get("roles"), data.get("principals")
     if not isinstance(roles_raw, dict):
         raise SpecError(f"policy {path}: 'roles' must map role names to permission lists")
@@ -108,7 +116,7 @@ def parse_policy(data: Any, path: Path) -> Policy:
             if r not in roles:
                 raise SpecError(f"policy {path}: {where} names unknown role {r!r}{_did_you_mean(r, roles)}")
         principals[str(name)] = list(role_list)
-    return Policy(path, roles, principals)
+    return Policy(path, roles, principals, dict(audit))
 
 
 def _grants(perms: Any, where: str, path: Path) -> list[Grant]:

@@ -1,0 +1,148 @@
+"""The `watermark` gate: mark what the models that run generate, and sign a manifest for each.
+
+Suite usage (needs a key ring: `--keyring` or $MMEVAL_KEYRING):
+    gates:
+      - use: watermark
+        args: {modalities: [text, image, audio], gamma: 0.25, delta: 2.0}
+
+Text is marked while it is generated: before generation the runner hands every adapter
+to `prepare`, which plugs the green-list logits processor into adapters that take one
+(`hf-causal-lm`, `reference`). Images and audio are marked after generation: the file in
+the run directory is rewritten with the mark (a file outside it is copied in first, so
+user files are never modified). Every output of a marked model gets a signed manifest:
+media beside the file (`NAME.manifest.json`), text under `provenance/<model>/`.
+Outputs of models that do not run (`replay`) are not ours to mark and pass untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import SpecError
+from .base import Decision, Finding, GateContext, GateItem
+
+Modality = Literal["text", "image", "audio"]
+
+
+def ring_from(ctx: GateContext, gate: str) -> Any:
+    ring = ctx.extras.get("keyring")
+    if ring is None:
+        raise SpecError(f"the {gate} gate needs a key ring: pass --keyring or set $MMEVAL_KEYRING (create one with 'mmeval keys init')")
+    return ring
+
+
+def safe_name(sample_id: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
+    return safe if safe == sample_id else f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
+
+
+class WatermarkGate:
+    name = "watermark"
+
+    def __init__(self, modalities: list[Modality] | None = None, gamma: float = 0.25, delta: float = 2.0):
+        self.modalities = tuple(modalities or ("text", "image", "audio"))
+        if not 0 < gamma < 1 or delta <= 0:
+            raise SpecError("watermark gate: need 0 < gamma < 1 and delta > 0")
+        self.gamma, self.delta = gamma, delta
+        self._models: dict[str, dict[str, Any]] = {}  # marked model -> generator description
+        self._keys: Any = None
+        self._signer: Any = None
+        self._counts: Counter = Counter()  # (model, modality, detected) -> outputs
+        self._tokenizers: dict[str, Any] = {}  # model -> (tokenizer folder, loaded tokenizer)
+
+    def prepare(self, model: str, adapter: Any, ctx: GateContext, use: str = "") -> None:
+        """Before generation: remember which models run, and mark their text at the source."""
+        from ..provenance.files import WatermarkKeys
+        from ..provenance.text import GreenList, WatermarkProcessor
+
+        if not getattr(adapter, "runs_model", False):
+            return
+        ring = ring_from(ctx, self.name)
+        self._keys, self._signer = WatermarkKeys.from_ring(ring), ring.signing_key()
+        fingerprint = getattr(adapter, "fingerprint", None)
+        weights = getattr(adapter, "weights_sha256", None)
+        if "text" in self.modalities and hasattr(adapter, "add_logits_processor"):
+            green = GreenList(self._keys.key("text"), self.gamma)
+            adapter.add_logits_processor(WatermarkProcessor(green, self.delta, self._keys.key_id))
+        self._tokenizers[model] = (getattr(adapter, "tokenizer_dir", None), None)
+        self._models[model] = {
+            "model": model,
+            "adapter": use or type(adapter).__name__,
+            "fingerprint": fingerprint() if fingerprint else None,
+            "weights_sha256": weights if isinstance(weights, (str, dict)) or weights is None else None,
+        }
+
+    def __call__(self, items: list[GateItem], ctx: GateContext) -> Decision:
+        if not items or items[0].model not in self._models:
+            return Decision("allow", items)
+        out, findings, changed = [], [], False
+        for item in items:
+            new, finding = self._mark(item, ctx)
+            changed |= new is not item.output
+            out.append(GateItem(item.id, item.model, new))
+            if finding:
+                findings.append(finding)
+        return Decision("transform" if changed else "allow", out, findings)
+
+    def _mark(self, item: GateItem, ctx: GateContext) -> tuple[Any, Finding | None]:
+        from ..fsutil import write_atomic
+        from ..provenance.files import detect_value, embed_bytes, mark_claim, modality_of
+        from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
+
+        run_dir = Path(ctx.run_dir)
+        suite = {"name": ctx.suite_name, "sha256": ctx.suite_sha256}
+        if isinstance(item.output, str):  # text, marked during generation
+            if "text" not in self.modalities:
+                return item.output, None
+            detection = detect_value(item.output, self._keys, self._tokenizer(item.model))
+            self._counts[(item.model, "text", detection.detected)] += 1
+            data = item.output.encode()
+            target = run_dir / "provenance" / item.model / f"{safe_name(item.id)}.txt"
+            media_type = "text/plain"
+        elif isinstance(item.output, Path) and modality_of(item.output) in self.modalities:
+            modality = modality_of(item.output) or ""
+            data = embed_bytes(item.output, self._keys)
+            inside = item.output.resolve().is_relative_to(run_dir.resolve())
+            target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_name(item.id)}{item.output.suffix}"
+            write_atomic(target, data)
+            # Measured, not assumed: what a detector finds in the file as written.
+            self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1
+            detection, media_type = None, None
+        else:
+            return item.output, None
+        modality = "text" if media_type else modality_of(target) or ""
+        mark = mark_claim(modality, self._keys, self._tokenizers[item.model][0])
+        claim = build_claim(data, target.name, watermark=mark,
+                            generator=self._models[item.model], suite=suite, run_id=ctx.run_id, media_type=media_type)
+        write_manifest(manifest_path(target), sign_manifest(claim, self._signer))
+        if detection is not None and not detection.detected:
+            # Short or low-entropy text can carry the mark without enough evidence to show it.
+            return item.output, Finding(item.id, item.model, "watermark-not-detectable", {"tokens": detection.details.get("scored")})
+        return (item.output if media_type else target), None
+
+    def _tokenizer(self, model: str) -> Any:
+        from ..provenance.files import DEFAULT_TOKENIZER
+        from ..provenance.text import load_tokenizer
+
+        folder, loaded = self._tokenizers[model]
+        if loaded is None:
+            loaded = load_tokenizer(folder or DEFAULT_TOKENIZER)
+            self._tokenizers[model] = (folder, loaded)
+        return loaded
+
+    def describe(self) -> dict[str, Any]:
+        marked: dict[str, dict[str, Any]] = {}
+        for (model, modality, detected), n in sorted(self._counts.items()):
+            entry = marked.setdefault(model, {}).setdefault(modality, {"outputs": 0, "detected": 0})
+            entry["outputs"] += n
+            entry["detected"] += n if detected else 0
+        return {
+            "modalities": list(self.modalities),
+            "text": {"gamma": self.gamma, "delta": self.delta},
+            "key_id": self._keys.key_id if self._keys else None,
+            "marked_models": sorted(self._models),
+            "marked": marked,
+        }
