@@ -163,7 +163,7 @@ class ReweightedFrechet:
 
     an (at most) n x n singular-value problem instead of a d x d one: at n = 200,
     d = 2048 a replicate takes milliseconds instead of seconds, and it is exact where
-    `frechet_distance` has to factor a singular covariance (error ~1e-9 relative there).
+    `frechet_distance` has to factor a singular covariance (up to ~1e-8 relative error there).
     With n, m >= d the weighted covariance goes through `frechet_distance` (`route`
     forces either one, for tests and timing).
 

@@ -100,7 +100,7 @@ class FID(_InceptionSetMetric):
         if len(outputs) < 2 or len(targets) < 2:
             return {self.name: float("nan")}
         # Fewer images than dimensions (the usual smoke and CI case): an n x n problem
-        # instead of 2048 x 2048 factorizations, and exact where those lose ~1e-9.
+        # instead of 2048 x 2048 factorizations, and exact where those lose up to ~1e-8.
         return {self.name: features_distance(outputs, targets)}
 
     def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
