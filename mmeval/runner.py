@@ -276,8 +276,9 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
     results = []
     for bm in suite.metrics:
         for model in bm.models:
-            values = bm.metric.compute(scoring.states[(bm.label, model)])
-            ci = scoring.recorder.intervals(bm.label, bm.metric, model) if scoring.recorder else None
+            state = scoring.states[(bm.label, model)]
+            values = bm.metric.compute(state)
+            ci = scoring.recorder.interval_fields(bm.label, bm.metric, model, state) if scoring.recorder else {}
             fp = bm.metric.fingerprint()  # after compute: some record what compute chose
             for i, (key, value) in enumerate(values.items()):
                 # The first value is the metric's headline; others are named extras (e.g. kid_std).
@@ -293,8 +294,8 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
                 }
                 if bm.against:
                     entry["against"] = bm.against
-                if i == 0 and ci is not None:
-                    entry["ci_low"], entry["ci_high"] = ci
+                if i == 0:
+                    entry.update(ci)
                 results.append(entry)
     return results
 

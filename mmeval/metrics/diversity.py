@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from .base import fingerprint, package_version
+from .resampling import NotResampled, ResampledRows, SetResampler
 
 
 def _texts(outputs: Sequence[Any]) -> list[str]:
@@ -133,14 +134,36 @@ class Vendi(_OutputSet):
 
     def __init__(self) -> None:
         self._embedding = "auto"
+        self._embedded: tuple[tuple, np.ndarray] | None = None  # (state, vectors) of the last compute
 
-    def compute(self, state: tuple) -> dict[str, float]:
+    def _vectors(self, state: tuple) -> np.ndarray:
         from .embeddings import embed
 
+        # compute and the set bootstrap embed the same state back to back: do it once.
+        if self._embedded is None or self._embedded[0] is not state:
+            vectors, self._embedding = embed(list(state))
+            self._embedded = (state, vectors)
+        return self._embedded[1]
+
+    def compute(self, state: tuple) -> dict[str, float]:
         if not state:
             return {self.name: float("nan")}
-        vectors, self._embedding = embed(list(state))
-        return {self.name: vendi_score(vectors)}
+        return {self.name: vendi_score(self._vectors(state))}
+
+    def set_resampler(self, state: tuple) -> SetResampler | NotResampled:
+        """Outputs resampled with replacement; a replicate is the Vendi score of the drawn
+        multiset. A drawn-twice output is one item with twice the weight (the similarity
+        matrix gains an identical row and column), so duplicates add weight, not
+        diversity: a replicate of N all-different outputs holds ~63% of them, unevenly
+        weighted, and scores ~0.57 N. When most outputs differ the interval therefore sits
+        below the point estimate; it shows how much the score depends on which outputs
+        were drawn, not a shift-free range around it."""
+        if len(state) < 2:
+            return NotResampled("fewer than 2 outputs")
+        vectors = self._vectors(state)
+        n, dim = vectors.shape
+        small = min(n, dim)
+        return ResampledRows(vectors, vendi_score, flops=2.0 * n * dim * small + 4.0 * small**3)
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, kernel="cosine", embedding=self._embedding)

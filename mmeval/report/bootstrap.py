@@ -1,11 +1,10 @@
 """Seeded bootstrap 95% intervals from per-sample metric states.
 
 Every metric folds samples into a state that merges exactly, so a bootstrap replicate
-is the merge of resampled per-sample states followed by `compute`. For per-sample
-metrics (accuracy, F1, BLEU, MAE) that is the classic bootstrap of the corpus score; for
-set-level metrics (FID, KID, FAD, Vendi, self-BLEU) it is the set-level bootstrap
-(resample the output set, recompute the distance), with fewer replicates because each
-`compute` is expensive.
+is the merge of resampled per-sample states followed by `compute`: for per-sample
+metrics (accuracy, F1, BLEU, MAE) the classic bootstrap of the corpus score. Set-level
+metrics (FID, KID, FAD, Vendi) resample their output set instead (`set_bootstrap.py`),
+with fewer replicates (`resamples_for`) because each one is a set-level computation.
 
     states = [m.update(m.init(), [o], [t]) for o, t in zip(outputs, targets)]
     low, high = bootstrap_interval(m, states, resamples=1000, seed=0)

@@ -78,9 +78,10 @@ def _results_table(results: list[dict[str, Any]]) -> str:
                 continue
             ci = ""
             if r.get("ci_low") is not None and r.get("ci_high") is not None:
-                ci = f'<div class="ci">95% CI {escape(fmt(r["ci_low"]))} – {escape(fmt(r["ci_high"]))}</div>'
+                kind = f" · set bootstrap ×{r.get('ci_resamples')}" if r.get("ci_method") == "set-bootstrap" else ""
+                ci = f'<div class="ci">95% CI {escape(fmt(r["ci_low"]))} – {escape(fmt(r["ci_high"]))}{escape(kind)}</div>'
             arrow = "↑" if r.get("higher_is_better", True) else "↓"
-            title = f"{r['fingerprint']} · n={r['n']} · {arrow} better"
+            title = f"{r['fingerprint']} · n={r['n']} · {arrow} better" + (f" · {r['ci_note']}" if r.get("ci_note") else "")
             cells.append(f'<td class="num" title="{escape(title)}">{escape(fmt(r["value"]))}{ci}</td>')
         rows.append(f"<tr><td>{escape(m)}</td>{''.join(cells)}</tr>")
     return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'

@@ -10,11 +10,27 @@ from .summary import fmt
 ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED"}
 
 
+SET_LEVEL_MARK = "†"
+
+
 def _cell(result: dict[str, Any]) -> str:
     text = fmt(result["value"])
     if result.get("ci_low") is not None and result.get("ci_high") is not None:
         text += f" [{fmt(result['ci_low'])}, {fmt(result['ci_high'])}]"
+        if result.get("ci_method") == "set-bootstrap":
+            text += SET_LEVEL_MARK
     return text
+
+
+def _interval_notes(results: list[dict[str, Any]]) -> list[str]:
+    """What a † interval is (it differs from a per-sample one), and why a set-level result has none."""
+    lines = []
+    marked = [r for r in results if r.get("ci_method") == "set-bootstrap" and r.get("ci_low") is not None]
+    if marked:
+        replicates = "/".join(str(n) for n in sorted({r.get("ci_resamples") for r in marked}))
+        lines.append(f"{SET_LEVEL_MARK} set-level bootstrap over the outputs ({replicates} replicates; any reference set fixed)")
+    lines += [f"- {r['model']} {r['key']}: {r['ci_note']}" for r in results if r.get("ci_low") is None and r.get("ci_note")]
+    return lines + [""] if lines else []
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -35,6 +51,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         lines += [f"| {m} | " + " | ".join(cell.get((m, k), "") for k in keys) + " |" for m in models]
         lines.append("")
+        lines += _interval_notes(results)
     for gate in report.get("gates", []):
         found = ", ".join(f"{f['kind']} ×{f['count']} ({f['model']})" for f in gate["findings"]) or "no findings"
         lines.append(f"- gate `{gate['gate']}`: {found}")

@@ -5,7 +5,8 @@ One line per (sample, model): `{"id", "model", "metrics": {label: value}, "outpu
 become `<PII>`); raw outputs never enter the run directory.
 
 The recorder also keeps each sample's metric state (when small) so the runner can
-bootstrap confidence intervals by merging resampled states (see `bootstrap.py`).
+bootstrap confidence intervals by merging resampled states (see `bootstrap.py`);
+set-level metrics get theirs from their final state instead (`set_bootstrap.py`).
 
 Store hook: when the encrypted store is enabled, the security feature sets
 `report["store"]` and passes a `store` object with `put(name, data: bytes)`; records then
@@ -130,6 +131,18 @@ class SampleRecorder:
         if units is None or units.count < 2:
             return None
         return bootstrap_interval(metric, units.states(), resamples=resamples_for(metric, self.resamples), seed=self.seed)
+
+    def interval_fields(self, label: str, metric: Any, model: str, state: Any) -> dict[str, Any]:
+        """The interval fields of a headline result: a per-sample bootstrap from the kept
+        states, or for a set-level metric a set-level bootstrap of its final `state`."""
+        if not self.keep_states:  # bootstrap turned off
+            return {}
+        if set_level(metric):
+            from .set_bootstrap import set_interval_fields
+
+            return set_interval_fields(metric, state, resamples=resamples_for(metric, self.resamples), seed=self.seed)
+        ci = self.intervals(label, metric, model)
+        return {} if ci is None else {"ci_low": ci[0], "ci_high": ci[1]}
 
     def close(self, store: Any = None) -> str:
         """Finish the file; with an encrypted store, move the records into it instead."""

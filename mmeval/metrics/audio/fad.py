@@ -6,6 +6,10 @@ fingerprint says `embedding:logmel64-v1`, so it is never mistaken for VGGish FAD
 pretrained embedding is a TorchScript file given as `embedding: PATH` with its
 `embedding_sha256`; it maps a (samples,) 16 kHz waveform to (frames, dim) and is never
 downloaded. Reference-set statistics are cached by content, like FID's.
+
+For the set-level bootstrap the state also keeps each output clip's statistics (its
+frames are one unit: resampling frames would treat a clip's correlated frames as
+independent draws), up to `MAX_SET_FLOATS`; the reference statistics stay fixed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from ...fsutil import sha256_file
 from ...errors import InputError, IntegrityError
 from ...media.audio import load_audio
 from ..base import check_lengths, fingerprint
-from ..frechet import GaussianStats, stats_distance
+from ..frechet import GaussianStats, ReweightedStatsFrechet, stats_distance
+from ..resampling import MAX_SET_FLOATS, NotResampled, SetResampler
 from .dsp import mel_spectrum
 
 RATE = 16_000
@@ -33,6 +38,16 @@ class FadState:
     outputs: GaussianStats | None = None
     targets: GaussianStats | None = None
     target_files: list[tuple[str, str]] = field(default_factory=list)
+    # One GaussianStats per output clip, for the set bootstrap; None once past the cap.
+    output_clips: list[GaussianStats] | None = field(default_factory=list)
+
+
+def _merge_clips(a: list[GaussianStats] | None, b: list[GaussianStats] | None) -> list[GaussianStats] | None:
+    if a is None or b is None:
+        return None
+    clips = a + b
+    dim = clips[0].total.size if clips else 0
+    return clips if len(clips) * (dim * dim + dim) <= MAX_SET_FLOATS else None
 
 
 def _merge(a: GaussianStats | None, b: GaussianStats | None) -> GaussianStats | None:
@@ -70,6 +85,9 @@ class FAD:
         self.cache = ArrayCache()
 
     def _frames(self, clips: Sequence[Any]) -> np.ndarray:
+        return np.concatenate(self._clip_frames(clips))
+
+    def _clip_frames(self, clips: Sequence[Any]) -> list[np.ndarray]:
         vectors = []
         for clip in clips:
             wave = load_audio(clip, RATE)
@@ -81,14 +99,18 @@ class FAD:
 
                 with torch.inference_mode():
                     vectors.append(np.asarray(self._model(torch.from_numpy(wave).float()), dtype=np.float64))
-        return np.concatenate(vectors)
+        return vectors
 
     def init(self) -> FadState:
         return FadState()
 
     def update(self, state: FadState, outputs: Sequence[Any], targets: Sequence[Any]) -> FadState:
         check_lengths(outputs, targets)
-        new = FadState(outputs=GaussianStats.of(self._frames(outputs)))
+        clips = [GaussianStats.of(frames) for frames in self._clip_frames(outputs)]
+        pooled = clips[0] if clips else None
+        for clip in clips[1:]:
+            pooled = pooled.merge(clip)
+        new = FadState(outputs=pooled, output_clips=clips)
         if all(isinstance(t, Path) for t in targets):
             new.target_files = [(sha256_file(t), str(t)) for t in targets]
         else:
@@ -96,7 +118,9 @@ class FAD:
         return self.merge(state, new)
 
     def merge(self, a: FadState, b: FadState) -> FadState:
-        return FadState(_merge(a.outputs, b.outputs), _merge(a.targets, b.targets), a.target_files + b.target_files)
+        return FadState(
+            _merge(a.outputs, b.outputs), _merge(a.targets, b.targets), a.target_files + b.target_files, _merge_clips(a.output_clips, b.output_clips)
+        )
 
     def _target_stats(self, state: FadState) -> GaussianStats | None:
         stats = state.targets
@@ -112,6 +136,15 @@ class FAD:
         if state.outputs is None or targets is None or state.outputs.count < 2 or targets.count < 2:
             return {self.name: float("nan")}
         return {self.name: stats_distance(state.outputs, targets)}
+
+    def set_resampler(self, state: FadState) -> SetResampler | NotResampled:
+        """Output clips resampled (each with all its frames); the reference statistics fixed."""
+        targets = self._target_stats(state)
+        if state.outputs is None or targets is None or state.outputs.count < 2 or targets.count < 2:
+            return NotResampled("fewer than 2 frames on a side")
+        if state.output_clips is None:
+            return NotResampled(f"per-clip statistics passed the {MAX_SET_FLOATS * 8 // 2**20} MiB resampling cap")
+        return ReweightedStatsFrechet(state.output_clips, targets)
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, embedding=self._tag, rate=RATE)

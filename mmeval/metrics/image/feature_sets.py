@@ -4,6 +4,9 @@ Both sides arrive through `update(state, outputs, targets)`. Output features are
 as batches arrive. Targets that are files (a reference image set) are only hashed during
 the run; their features come from the content-addressed cache at `compute`, so a second
 run against the same reference set does no reference-side network work.
+
+The state keeps every output feature row (8 kB per image), so `set_resampler` can offer
+a set-level bootstrap over the outputs with the reference features held fixed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,8 @@ import numpy as np
 from ...cache import ArrayCache, cache_key
 from ...fsutil import sha256_file
 from ..base import check_lengths, fingerprint
-from ..frechet import GaussianStats, stats_distance
+from ..frechet import GaussianTarget, ReweightedFrechet, features_distance
+from ..resampling import NotResampled, ResampledRows, SetResampler, memory_limit
 from .inception import PREPROCESS, image_features, weights_tag
 
 
@@ -64,6 +69,9 @@ class _InceptionSetMetric:
     def merge(self, a: FeatureState, b: FeatureState) -> FeatureState:
         return a.merged(b)
 
+    def _output_features(self, state: FeatureState) -> np.ndarray:
+        return np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
+
     def _target_features(self, state: FeatureState) -> np.ndarray:
         parts = list(state.targets)
         if state.target_files:
@@ -88,23 +96,76 @@ class FID(_InceptionSetMetric):
     higher_is_better = False
 
     def compute(self, state: FeatureState) -> dict[str, float]:
-        outputs = np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
-        targets = self._target_features(state)
+        outputs, targets = self._output_features(state), self._target_features(state)
         if len(outputs) < 2 or len(targets) < 2:
             return {self.name: float("nan")}
-        return {self.name: stats_distance(GaussianStats.of(outputs), GaussianStats.of(targets))}
+        # Fewer images than dimensions (the usual smoke and CI case): an n x n problem
+        # instead of 2048 x 2048 factorizations, and exact where those lose up to ~1e-8.
+        return {self.name: features_distance(outputs, targets)}
+
+    def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
+        """Output feature rows resampled; the reference Gaussian fixed."""
+        outputs, targets = self._output_features(state), self._target_features(state)
+        if len(outputs) < 2 or len(targets) < 2:
+            return NotResampled("fewer than 2 images on a side")
+        return ReweightedFrechet(outputs, GaussianTarget.of_features(targets))
+
+
+def poly_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0) -> np.ndarray:
+    """KID's kernel matrix (x·y/d + coef)^degree."""
+    return (x @ y.T / x.shape[1] + coef) ** degree
 
 
 def poly_mmd(x: np.ndarray, y: np.ndarray, degree: int = 3, coef: float = 1.0) -> float:
     """Unbiased MMD² with the polynomial kernel (x·y/d + coef)^degree, as in KID."""
-    gamma = 1.0 / x.shape[1]
-    kxx = (x @ x.T * gamma + coef) ** degree
-    kyy = (y @ y.T * gamma + coef) ** degree
-    kxy = (x @ y.T * gamma + coef) ** degree
+    kxx, kyy, kxy = poly_kernel(x, x, degree, coef), poly_kernel(y, y, degree, coef), poly_kernel(x, y, degree, coef)
     m = x.shape[0]
     return float(
         (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
     )
+
+
+class ResampledPolyMMD:
+    """Unbiased polynomial MMD² of a resampled output set against the fixed target set.
+
+    With counts w (row i drawn w_i times, n draws) the within-output term is
+    sum_{i != j} w_i w_j K_ij / (n² - sum w_i²): a duplicated output is never paired with
+    its own copy, just as the unbiased estimate never pairs a sample with itself, so
+    duplicates do not inflate the replicate. All-ones counts give `poly_mmd(x, y)`
+    (for equal set sizes). The kernel matrices are built on the first replicate.
+    """
+
+    fixed_reference = True
+
+    def __init__(self, outputs: np.ndarray, targets: np.ndarray):
+        self.outputs, self.targets = outputs, targets
+        self.size = len(outputs)
+        self.flops = 2.0 * self.size**2
+
+    @cached_property
+    def _kernel_terms(self) -> tuple[np.ndarray, np.ndarray, float]:
+        x, y = self.outputs, self.targets
+        kxx = poly_kernel(x, x)
+        # The target side is fixed: only its within-set mean and the row sums of the
+        # cross kernel are needed, built a block at a time so no n x m matrix is kept.
+        cross, within_targets = np.zeros(len(x)), 0.0
+        for start in range(0, len(y), 1024):
+            block = y[start : start + 1024]
+            cross += poly_kernel(x, block).sum(axis=1)
+            kyy = poly_kernel(block, y)
+            within_targets += kyy.sum() - np.trace(kyy, offset=start)
+        m = len(y)
+        return kxx, cross / m, within_targets / (m * (m - 1))
+
+    def value(self, picks: np.ndarray) -> float:
+        kxx, cross, within_targets = self._kernel_terms
+        w = np.bincount(picks, minlength=self.size).astype(np.float64)
+        n = w.sum()
+        pairs = n * n - w @ w
+        if pairs <= 0:  # every draw the same output: no distinct pair
+            return float("nan")
+        within_outputs = (w @ kxx @ w - (w * w) @ np.diag(kxx)) / pairs
+        return float(within_outputs + within_targets - 2.0 * (w @ cross) / n)
 
 
 class KID(_InceptionSetMetric):
@@ -122,7 +183,7 @@ class KID(_InceptionSetMetric):
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
 
     def compute(self, state: FeatureState) -> dict[str, float]:
-        outputs = np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
+        outputs = self._output_features(state)
         targets = self._target_features(state)
         size = min(self.subset_size, len(outputs), len(targets))
         if size < 2:
@@ -133,6 +194,16 @@ class KID(_InceptionSetMetric):
             for _ in range(self.subsets)
         ]
         return {self.name: float(np.mean(values)), "std": float(np.std(values))}
+
+    def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
+        """Output features resampled, targets fixed. A replicate is the full-set unbiased
+        MMD², which the subset mean estimates; with `subset_size` >= both set sizes and
+        equal sizes the point estimate is that same full-set value."""
+        outputs, targets = self._output_features(state), self._target_features(state)
+        if len(outputs) < 2 or len(targets) < 2:
+            return NotResampled("fewer than 2 images on a side")
+        kernel_floats = len(outputs) ** 2 + 1024 * (len(outputs) + len(targets))  # n x n kept, 1024-row blocks
+        return memory_limit(kernel_floats) or ResampledPolyMMD(outputs, targets)
 
     def fingerprint(self) -> str:
         return super().fingerprint() + f"|subsets:{self.subsets}|subset_size:{self.subset_size}|seed:{self.seed}"
@@ -174,6 +245,17 @@ class InceptionScore(_InceptionSetMetric):
         logits = np.concatenate(state.outputs)
         mean, std = inception_score_from_logits(logits, min(self.splits, len(logits)))
         return {self.name: mean, "std": std}
+
+    def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
+        """Class logits resampled (in draw order, so splits stay random), nothing fixed."""
+        if not state.outputs:
+            return NotResampled("no outputs")
+        logits = np.concatenate(state.outputs)
+
+        def score(rows: np.ndarray) -> float:
+            return inception_score_from_logits(rows, min(self.splits, len(rows)))[0]
+
+        return ResampledRows(logits, score, flops=6.0 * logits.size)
 
     def fingerprint(self) -> str:
         return super().fingerprint() + f"|splits:{self.splits}"
