@@ -40,21 +40,28 @@ def test_interval_narrows_with_more_outputs():
     large = sb.set_bootstrap(fid_resampler(1600), resamples=200, seed=0)
     # 16x the outputs: the width shrinks ~4x; half of that is a loose bound.
     assert large[1] - large[0] < 0.5 * (small[1] - small[0])
+    assert all(low <= median <= high for low, high, median in (small, large))
 
 
 def test_fid_interval_contains_the_point_estimate_with_many_samples_per_dimension():
     resampler = fid_resampler(1600)
     point = resampler.distance(np.ones(1600))
-    low, high = sb.set_bootstrap(resampler, resamples=200, seed=0)
+    low, high, _ = sb.set_bootstrap(resampler, resamples=200, seed=0)
     assert low < point < high and high - low < point  # informative, not vacuous
 
 
-def test_a_shifted_interval_says_so():
-    # 30 outputs in 256 dimensions: resamples (~19 distinct outputs) have a larger FID.
+def test_a_biased_statistic_gets_a_bias_corrected_interval_around_its_value():
+    # 30 outputs in 256 dimensions: resamples (~19 distinct outputs) have a larger FID, so
+    # the raw percentiles lie above the value; the shifted interval keeps their width.
     x, y = gaussian_sets(30, m=40, d=256)
-    fields = sb.set_interval_fields(fs.FID(), fs.FeatureState(outputs=[x], targets=[y]), resamples=50, seed=0)
-    assert fields["ci_low"] > fs.FID().compute(fs.FeatureState(outputs=[x], targets=[y]))["fid"]
-    assert "the full-set value lies outside" in fields["ci_note"]
+    state = fs.FeatureState(outputs=[x], targets=[y])
+    value = fs.FID().compute(state)["fid"]
+    raw_low, raw_high, median = sb.set_bootstrap(fs.FID().set_resampler(state), resamples=50, seed=0)
+    assert raw_low > value  # what an uncorrected percentile interval would report
+    fields = sb.set_interval_fields(fs.FID(), state, resamples=50, seed=0)
+    assert fields["ci_low"] < value < fields["ci_high"]
+    assert fields["ci_high"] - fields["ci_low"] == pytest.approx(raw_high - raw_low, rel=1e-9)
+    assert f"{median - value:+.4g}" in fields["ci_note"]
 
 
 def test_kid_replicates_and_interval():
@@ -68,7 +75,7 @@ def test_kid_replicates_and_interval():
     kyy = fs.poly_kernel(y, y)
     expected = kernel[distinct].mean() + (kyy.sum() - np.trace(kyy)) / (150 * 149) - 2 * fs.poly_kernel(x[picks], y).mean()
     assert resampler.value(picks) == pytest.approx(expected, rel=1e-10)
-    low, high = sb.set_bootstrap(resampler, resamples=200, seed=0)
+    low, high, _ = sb.set_bootstrap(resampler, resamples=200, seed=0)
     assert low < fs.poly_mmd(x, y) < high
 
 
@@ -140,7 +147,7 @@ def test_interval_fields_say_what_was_resampled():
     fields = sb.set_interval_fields(fid, fs.FeatureState(outputs=[x], targets=[y]), resamples=50, seed=0)
     assert fields["ci_low"] < fields["ci_high"]
     assert fields["ci_method"] == "set-bootstrap" and fields["ci_resamples"] == 50
-    assert fields["ci_note"] == "outputs resampled with replacement; reference set fixed"
+    assert fields["ci_note"].startswith("outputs resampled with replacement; reference set fixed; percentiles shifted by")
     none = sb.set_interval_fields(fid, fs.FeatureState(outputs=[x[:1]], targets=[y]), resamples=50, seed=0)
     assert "ci_low" not in none and none["ci_note"].startswith("no interval: ")
 
