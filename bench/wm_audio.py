@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from mmeval.catalog.audio import RATE, synthesize  # noqa: E402
 from mmeval.catalog.products import make_products  # noqa: E402
 from mmeval.provenance import audio as wm  # noqa: E402
 from mmeval.provenance.base import max_of_independent, normal_sf, subkey  # noqa: E402
+from wm_stats import clopper_pearson, tpr_at_fpr  # noqa: E402
 
 ATTACKS = ("none", "noise_20db", "resample_8k", "lowpass_4k", "crop_50")
 KEY = subkey(b"mmeval-bench-audio-watermark-secret", "audio")
@@ -148,15 +149,6 @@ def p_values(scores: np.ndarray) -> np.ndarray:
     return np.array([max_of_independent(min(1.0, 2 * normal_sf(z)), wm.PERIOD) for z in scores])
 
 
-def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    from scipy.stats import beta
-
-    a = (1 - level) / 2
-    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
-    return lo, hi
-
-
 def table(result: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     """Per attack: TPR at 1% and 0.1% empirical FPR with CP95 bounds, and the p-value's own FPR."""
     lines = [f"{'attack':12s} {'n+':>4s} {'n-':>5s} | "
@@ -165,8 +157,8 @@ def table(result: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     for name, (pos, neg) in result.items():
         cells = []
         for fpr in (1e-2, 1e-3):
-            thr = float(np.quantile(neg, 1 - fpr, method="higher"))
-            k = int(np.sum(pos > thr))
+            _, k, _ = tpr_at_fpr(pos, neg, fpr)
+            thr = float(np.sort(neg)[::-1][int(np.floor(fpr * neg.size))])
             lo, hi = clopper_pearson(k, pos.size)
             cells.append(f"{thr:7.2f} {k / pos.size:7.3f} [{lo:.3f},{hi:.3f}]")
         p_neg = p_values(neg)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # 2 shared cores: threads only contend
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -38,6 +38,7 @@ from mmeval.catalog.images import render  # noqa: E402
 from mmeval.catalog.products import make_products  # noqa: E402
 from mmeval.provenance import image as wm  # noqa: E402
 from mmeval.provenance.base import subkey  # noqa: E402
+from wm_stats import clopper_pearson, tpr_at_fpr  # noqa: E402
 
 SIDE = 256
 ATTACKS = ["none", "jpeg50", "resize_half", "noise_0.02", "crop_10", "crop_10_resized",
@@ -168,21 +169,6 @@ def embed_quality(n: int = 200, seed: int = 0) -> dict:
     return {"n": n, "min_psnr": float(np.min(psnr)), "mean_psnr": float(np.mean(psnr))}
 
 
-def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, fpr: float) -> tuple[int, float]:
-    """Positives above the threshold that lets at most floor(fpr * n_neg) negatives pass."""
-    k = int(math.floor(fpr * len(neg)))
-    threshold = np.sort(neg)[::-1][k]  # the (k+1)-th largest negative score
-    return int(np.sum(pos > threshold)), float(threshold)
-
-
-def clopper_pearson(k: int, n: int) -> tuple[float, float]:
-    from scipy.stats import beta
-
-    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
-    return lo, hi
-
-
 def print_table(title: str, scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     print(f"\n{title}")
     print(f"{'attack':<16} {'n+':>4} {'n-':>5} {'TPR@1%FPR [95% CI]':>26} "
@@ -191,7 +177,7 @@ def print_table(title: str, scores: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     for a, (pos, neg) in scores.items():
         cells = []
         for fpr in (0.01, 0.001):
-            k, _ = tpr_at_fpr(pos, neg, fpr)
+            _, k, _ = tpr_at_fpr(pos, neg, fpr)
             lo, hi = clopper_pearson(k, len(pos))
             cells.append(f"{k / len(pos):.3f} [{lo:.3f}, {hi:.3f}]")
         f2, f3 = np.mean(neg > 2), np.mean(neg > 3)

@@ -46,7 +46,7 @@ def _no_eos(input_ids, scores):
     return scores
 
 
-def generate(model, prompts: list[list[int]], processor, seed: int) -> list[list[int]]:
+def generate(model, prompts: list[list[int]], processor, seed: int, temperature: float = 1.0) -> list[list[int]]:
     """Sample TOKENS new tokens per prompt, in chunks that fit the 96-position context.
 
     Each chunk restarts from the last CARRY tokens and decodes with the KV cache
@@ -62,7 +62,7 @@ def generate(model, prompts: list[list[int]], processor, seed: int) -> list[list
         n = min(CONTEXT - width, TOKENS - len(produced[0]))
         ids = torch.tensor([[0] * (width - len(c)) + c for c in contexts])
         mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts])
-        new = decode(model, ids, mask, gens, Decoding(n, True, 1.0, 1.0), None, 0, processors)
+        new = decode(model, ids, mask, gens, Decoding(n, True, temperature, 1.0), None, 0, processors)
         for row, tokens in zip(produced, new):
             row += tokens
         contexts = [(p + row)[-CARRY:] for p, row in zip(prompts, produced)]
@@ -76,7 +76,7 @@ def _replace(ids: list[int], fraction: float, vocab: int, rng: np.random.Generat
     return out
 
 
-def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, batch: int = 100):
+def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, batch: int = 100, temperature: float = 1.0):
     """{attack: (scores of marked, scores of unmarked)}; score = -log10(p)."""
     from mmeval.catalog.products import make_products, prompt
 
@@ -91,7 +91,7 @@ def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, ba
     def texts(chunk, proc, s):
         out = []
         for start in range(0, len(chunk), batch):
-            out += generate(model, chunk[start : start + batch], proc, s + start)
+            out += generate(model, chunk[start : start + batch], proc, s + start, temperature)
         return out
 
     marked = texts(prompts[:n_marked], processor, seed)
@@ -106,9 +106,27 @@ def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, ba
             for name, f in attacks.items()}
 
 
+@torch.no_grad()
+def mean_entropy(temperature: float = 1.0, n: int = 64, seed: int = 0) -> float:
+    """Mean entropy (nats) of the model's next-token distribution over unmarked generations:
+    the budget a green-list mark has to work with."""
+    from mmeval.catalog.products import make_products, prompt
+
+    model, tok = _load()
+    prompts = [tok.encode(prompt(p)).ids for p in make_products(n, seed + 99)]
+    rows = [(p + t)[-95:] for p, t in zip(prompts, generate(model, prompts, None, seed, temperature))]
+    logits = model(input_ids=torch.tensor(rows)).logits[:, 16:].float() / temperature
+    logits[..., 0] = -math.inf
+    logp = torch.log_softmax(logits, -1)
+    return float(-(logp.exp() * logp.nan_to_num()).sum(-1).mean())
+
+
 if __name__ == "__main__":
     from wm_stats import print_table
 
     began = time.perf_counter()
-    print_table("text (200 tokens, gamma 0.25, delta 2)", attack_scores())
+    for temperature in (1.0, 1.5):
+        entropy = mean_entropy(temperature)
+        print_table(f"text, 200 tokens, gamma 0.25, delta 2, temperature {temperature} "
+                    f"(model entropy {entropy:.2f} nats/token)", attack_scores(temperature=temperature))
     print(f"wall time {time.perf_counter() - began:.0f} s")

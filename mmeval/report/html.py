@@ -199,6 +199,20 @@ def _gates(report: dict[str, Any]) -> str:
     return "<table><tr><th>gate</th><th>decisions (batches)</th><th>findings</th></tr>" + "".join(rows) + "</table>"
 
 
+def _watermarks(report: dict[str, Any]) -> str:
+    """What the watermark gate marked and signed, and how much of it a detector finds."""
+    marked = next((g["settings"].get("marked") for g in report.get("gates") or [] if g["gate"] == "watermark"), None)
+    if not marked:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(model)}</td><td>{escape(modality)}</td><td>{c['outputs']}</td>"
+        f"<td>{c['detected']} ({c['detected'] / max(c['outputs'], 1):.0%})</td></tr>"
+        for model, by_modality in marked.items() for modality, c in by_modality.items()
+    )
+    return ("<h3>Watermarks and signed manifests</h3><table><tr><th>model</th><th>modality</th>"
+            "<th>marked and signed</th><th>mark detected</th></tr>" + rows + "</table>")
+
+
 def _provenance(report: dict[str, Any]) -> str:
     info = dict(report["provenance"])
     info.update({"run id": report["run_id"], "suite": report["suite"]["path"], "suite sha256": report["suite"]["sha256"]})
@@ -216,7 +230,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         "<h2>Thresholds</h2>", _thresholds(report),
         "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]), _distributions(run_dir),
         "<h2>Samples</h2>", _galleries(run_dir),
-        "<h2>Gates</h2>", _gates(report),
+        "<h2>Gates</h2>", _gates(report), _watermarks(report),
         "<h2>Provenance</h2>", _provenance(report),
     ]
     return (
