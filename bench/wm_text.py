@@ -27,6 +27,7 @@ from mmeval.provenance.text import GreenList, WatermarkProcessor  # noqa: E402
 
 MODEL = ROOT / "reference_models" / "text" / "final"
 TOKENS, GAMMA, DELTA = 200, 0.25, 2.0
+SIMULATED_SCALES = (6.0, 5.0)  # entropy ~1.8 and ~2.4 nats/token over 8192 tokens
 CONTEXT, CARRY = 96, 16  # the model's positions; tokens carried into the next chunk
 
 
@@ -106,6 +107,54 @@ def attack_scores(n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0, ba
             for name, f in attacks.items()}
 
 
+class SimulatedLM:
+    """A stand-in language model with a chosen entropy, to measure the detector apart from
+    the reference model's: logits after token t are `scale * N(0, 1)` over VOCAB tokens,
+    fixed per t (seeded by t), so text has Markov structure and repeated bigrams."""
+
+    VOCAB = 8192
+
+    def __init__(self, scale: float):
+        self.scale = scale
+        self._table: dict[int, np.ndarray] = {}
+
+    def logits(self, previous: int) -> np.ndarray:
+        if previous not in self._table:
+            self._table[previous] = self.scale * np.random.default_rng(previous).standard_normal(self.VOCAB)
+        return self._table[previous]
+
+    def sample(self, green: GreenList | None, n: int, rng: np.random.Generator) -> list[int]:
+        tokens = [int(rng.integers(self.VOCAB))]
+        for _ in range(n):
+            logits = self.logits(tokens[-1]) + (DELTA * green.mask(tokens[-1], self.VOCAB) if green else 0.0)
+            p = np.exp(logits - logits.max())
+            tokens.append(int(rng.choice(self.VOCAB, p=p / p.sum())))
+        return tokens[1:]
+
+    def entropy(self, samples: int = 200) -> float:
+        h = []
+        for t in range(samples):
+            logp = self.logits(t) - np.logaddexp.reduce(self.logits(t))
+            h.append(-(np.exp(logp) * logp).sum())
+        return float(np.mean(h))
+
+
+def simulated_scores(scale: float, n_marked: int = 200, n_unmarked: int = 1000, seed: int = 0):
+    """{attack: (marked, unmarked)} scores for the simulated LM; detection on token ids."""
+    lm = SimulatedLM(scale)
+    green = GreenList(subkey(b"bench-text-key-0123456789abcdef", "text"), GAMMA)
+    rng = np.random.default_rng(seed)
+    marked = [lm.sample(green, TOKENS, rng) for _ in range(n_marked)]
+    unmarked = [lm.sample(None, TOKENS, rng) for _ in range(n_unmarked)]
+
+    def score(ids):
+        return -math.log10(max(green.detect(ids).p_value, 1e-300))
+
+    attacks = {"none": lambda ids: ids, "replace_30%": lambda ids: _replace(ids, 0.3, lm.VOCAB, rng)}
+    return {name: (np.array([score(f(t)) for t in marked]), np.array([score(f(t)) for t in unmarked]))
+            for name, f in attacks.items()}
+
+
 @torch.no_grad()
 def mean_entropy(temperature: float = 1.0, n: int = 64, seed: int = 0) -> float:
     """Mean entropy (nats) of the model's next-token distribution over unmarked generations:
@@ -129,4 +178,8 @@ if __name__ == "__main__":
         entropy = mean_entropy(temperature)
         print_table(f"text, 200 tokens, gamma 0.25, delta 2, temperature {temperature} "
                     f"(model entropy {entropy:.2f} nats/token)", attack_scores(temperature=temperature))
+    for scale in SIMULATED_SCALES:
+        lm = SimulatedLM(scale)
+        print_table(f"text, simulated LM ({lm.VOCAB} tokens, entropy {lm.entropy():.2f} nats/token), 200 tokens",
+                    simulated_scores(scale))
     print(f"wall time {time.perf_counter() - began:.0f} s")

@@ -342,7 +342,8 @@ def _failure_reason(thresholds: list[dict[str, Any]]) -> str:
     parts = []
     for t in missed:
         bound = f">= {t['min']}" if "min" in t else f"<= {t['max']}"
-        parts.append(f"{t['model']} {t['metric']} = {t['value']} (needs {bound})")
+        value = f"{t['value']:.4g}" if isinstance(t["value"], float) else t["value"]  # readable in a verdict line
+        parts.append(f"{t['model']} {t['metric']} = {value} (needs {bound})")
     return "threshold missed: " + "; ".join(parts)
 
 

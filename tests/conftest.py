@@ -26,3 +26,16 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture
+def isolated_keyring(tmp_path, monkeypatch):
+    """A fresh key ring at $MMEVAL_KEYRING, own audit log and home, no policy or principal."""
+    from mmeval.security.keyring import KeyRing
+
+    for name in ("MMEVAL_POLICY", "MMEVAL_PRINCIPAL", "MMEVAL_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MMEVAL_KEYRING", str(tmp_path / "ring.json"))
+    monkeypatch.setenv("MMEVAL_AUDIT_LOG", str(tmp_path / "auditlog" / "audit.log"))
+    monkeypatch.setenv("MMEVAL_HOME", str(tmp_path / "home"))
+    return KeyRing.init(tmp_path / "ring.json")

@@ -88,40 +88,54 @@ class WatermarkGate:
         return Decision("transform" if changed else "allow", out, findings)
 
     def _mark(self, item: GateItem, ctx: GateContext) -> tuple[Any, Finding | None]:
+        """(the output to score and store, a finding or None) for one output of a marked model."""
+        from ..provenance.files import modality_of
+
+        if isinstance(item.output, str) and "text" in self.modalities:
+            return self._sign_text(item, ctx)
+        if isinstance(item.output, Path) and modality_of(item.output) in self.modalities:
+            return self._mark_media(item, ctx), None
+        return item.output, None
+
+    def _sign_text(self, item: GateItem, ctx: GateContext) -> tuple[str, Finding | None]:
+        """Text was marked while generated: sign it, and measure whether the mark shows."""
+        from ..provenance.files import detect_value
+
+        detection = detect_value(item.output, self._keys, self._tokenizer(item.model))
+        self._counts[(item.model, "text", detection.detected)] += 1
+        target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_name(item.id)}.txt"
+        self._sign(item.output.encode(), target, "text", item.model, ctx, media_type="text/plain")
+        if detection.detected:
+            return item.output, None
+        # Short or low-entropy text can carry the mark without enough evidence to show it.
+        return item.output, Finding(item.id, item.model, "watermark-not-detectable", {"tokens": detection.details.get("scored")})
+
+    def _mark_media(self, item: GateItem, ctx: GateContext) -> Path:
+        """Rewrite the file with the mark (a copy in the run directory if it lives elsewhere) and sign it."""
         from ..fsutil import write_atomic
-        from ..provenance.files import detect_value, embed_bytes, mark_claim, modality_of
-        from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
+        from ..provenance.files import detect_value, embed_bytes, modality_of
 
         run_dir = Path(ctx.run_dir)
-        suite = {"name": ctx.suite_name, "sha256": ctx.suite_sha256}
-        if isinstance(item.output, str):  # text, marked during generation
-            if "text" not in self.modalities:
-                return item.output, None
-            detection = detect_value(item.output, self._keys, self._tokenizer(item.model))
-            self._counts[(item.model, "text", detection.detected)] += 1
-            data = item.output.encode()
-            target = run_dir / "provenance" / item.model / f"{safe_name(item.id)}.txt"
-            media_type = "text/plain"
-        elif isinstance(item.output, Path) and modality_of(item.output) in self.modalities:
-            modality = modality_of(item.output) or ""
-            data = embed_bytes(item.output, self._keys)
-            inside = item.output.resolve().is_relative_to(run_dir.resolve())
-            target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_name(item.id)}{item.output.suffix}"
-            write_atomic(target, data)
-            # Measured, not assumed: what a detector finds in the file as written.
-            self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1
-            detection, media_type = None, None
-        else:
-            return item.output, None
-        modality = "text" if media_type else modality_of(target) or ""
-        mark = mark_claim(modality, self._keys, self._tokenizers[item.model][0])
-        claim = build_claim(data, target.name, watermark=mark,
-                            generator=self._models[item.model], suite=suite, run_id=ctx.run_id, media_type=media_type)
+        modality = modality_of(item.output) or ""
+        data = embed_bytes(item.output, self._keys)
+        inside = item.output.resolve().is_relative_to(run_dir.resolve())
+        target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_name(item.id)}{item.output.suffix}"
+        write_atomic(target, data)
+        # Measured, not assumed: what a detector finds in the file as written.
+        self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1
+        self._sign(data, target, modality, item.model, ctx)
+        return target
+
+    def _sign(self, data: bytes, target: Path, modality: str, model: str, ctx: GateContext, media_type: str | None = None) -> None:
+        from ..provenance.files import mark_claim
+        from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
+
+        claim = build_claim(
+            data, target.name, watermark=mark_claim(modality, self._keys, self._tokenizers[model][0]),
+            generator=self._models[model], suite={"name": ctx.suite_name, "sha256": ctx.suite_sha256},
+            run_id=ctx.run_id, media_type=media_type,
+        )
         write_manifest(manifest_path(target), sign_manifest(claim, self._signer))
-        if detection is not None and not detection.detected:
-            # Short or low-entropy text can carry the mark without enough evidence to show it.
-            return item.output, Finding(item.id, item.model, "watermark-not-detectable", {"tokens": detection.details.get("scored")})
-        return (item.output if media_type else target), None
 
     def _tokenizer(self, model: str) -> Any:
         from ..provenance.files import DEFAULT_TOKENIZER

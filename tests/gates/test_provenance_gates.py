@@ -13,20 +13,14 @@ from mmeval.errors import SpecError
 from mmeval.provenance.files import WatermarkKeys, detect_value
 from mmeval.provenance.manifest import read_manifest, verify_asset, verify_claim
 from mmeval.runner import run
-from mmeval.security.keyring import KeyRing
 from mmeval.security.store import RecordStore
 from tests.cli.test_cli import mmeval
 from tests.conftest import REPO
 
 
 @pytest.fixture
-def ring(tmp_path, monkeypatch):
-    for name in ("MMEVAL_POLICY", "MMEVAL_PRINCIPAL", "MMEVAL_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MMEVAL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MMEVAL_AUDIT_LOG", str(tmp_path / "auditlog" / "audit.log"))
-    monkeypatch.setenv("MMEVAL_KEYRING", str(tmp_path / "ring.json"))
-    return KeyRing.init(tmp_path / "ring.json")
+def ring(isolated_keyring):
+    return isolated_keyring
 
 
 def _suite(tmp_path: Path, models: dict, gates: list, per_modality: int = 2) -> Path:

@@ -1,4 +1,4 @@
-"""Provenance tests: a fresh key ring per test, nothing from the caller's shell."""
+"""Provenance tests: test media, and a fresh key ring per test (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,11 @@ import io
 import numpy as np
 import pytest
 
-from mmeval.security.keyring import KeyRing
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path, monkeypatch):
-    for name in ("MMEVAL_POLICY", "MMEVAL_PRINCIPAL", "MMEVAL_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MMEVAL_KEYRING", str(tmp_path / "ring.json"))
-    monkeypatch.setenv("MMEVAL_AUDIT_LOG", str(tmp_path / "auditlog" / "audit.log"))
-    monkeypatch.setenv("MMEVAL_HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture
-def ring(tmp_path):
-    return KeyRing.init(tmp_path / "ring.json")
+def ring(isolated_keyring):
+    return isolated_keyring
 
 
 def product_png(seed: int, side: int = 256) -> bytes:

@@ -62,7 +62,8 @@ def test_embed_refuses_text_and_missing_files_without_writing(tmp_path, ring):
     assert not (tmp_path / "o").exists()
 
 
-def test_without_a_key_ring_the_error_says_how_to_make_one(tmp_path):
+def test_without_a_key_ring_the_error_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMEVAL_KEYRING", str(tmp_path / "no-ring.json"))
     (tmp_path / "a.png").write_bytes(product_png(3))
     assert_one_line_error(mmeval("watermark", "detect", str(tmp_path / "a.png")), 2, "mmeval keys init")
 
