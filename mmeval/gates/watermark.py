@@ -101,7 +101,7 @@ class WatermarkGate:
         """Text was marked while generated: sign it, and measure whether the mark shows."""
         from ..provenance.files import detect_value
 
-        detection = detect_value(item.output, self._keys, self._tokenizer(item.model))
+        detection = detect_value(item.output, self._keys, self._tokenizer(item.model), gamma=self.gamma)
         self._counts[(item.model, "text", detection.detected)] += 1
         target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_name(item.id)}.txt"
         self._sign(item.output.encode(), target, "text", item.model, ctx, media_type="text/plain")
@@ -131,7 +131,7 @@ class WatermarkGate:
         from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
 
         claim = build_claim(
-            data, target.name, watermark=mark_claim(modality, self._keys, self._tokenizers[model][0]),
+            data, target.name, watermark=mark_claim(modality, self._keys, self._tokenizers[model][0], self.gamma, self.delta),
             generator=self._models[model], suite={"name": ctx.suite_name, "sha256": ctx.suite_sha256},
             run_id=ctx.run_id, media_type=media_type,
         )

@@ -63,14 +63,16 @@ def _algorithm(modality: str) -> Any:
     return {"image": image, "audio": audio}[modality]
 
 
-def mark_claim(modality: str, keys: WatermarkKeys, tokenizer_dir: Path | None = None) -> dict[str, Any]:
+def mark_claim(
+    modality: str, keys: WatermarkKeys, tokenizer_dir: Path | None = None, gamma: float = TEXT_GAMMA, delta: float = TEXT_DELTA
+) -> dict[str, Any]:
     """The manifest's soft binding: which mark, with which parameters and key."""
     if modality == "text":
         from .text import ALGORITHM
 
         folder = Path(tokenizer_dir or DEFAULT_TOKENIZER)
         tokenizer = sha256_file(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
-        params = {"gamma": TEXT_GAMMA, "delta": TEXT_DELTA, "context": 1, "tokenizer_sha256": tokenizer}
+        params = {"gamma": gamma, "delta": delta, "context": 1, "tokenizer_sha256": tokenizer}
         return {"algorithm": ALGORITHM, "params": params, "key_id": keys.key_id}
     algo = _algorithm(modality)
     return {"algorithm": algo.ALGORITHM, "params": algo.params(), "key_id": keys.key_id}
@@ -137,12 +139,14 @@ def embed_file(src: Path, dst: Path, keys: WatermarkKeys) -> dict[str, Any]:
 
 
 # --- detection -----------------------------------------------------------------------------
-def detect_value(value: Any, keys: WatermarkKeys, tokenizer: Any = None, alpha: float = DEFAULT_ALPHA) -> Detection:
+def detect_value(
+    value: Any, keys: WatermarkKeys, tokenizer: Any = None, alpha: float = DEFAULT_ALPHA, gamma: float = TEXT_GAMMA
+) -> Detection:
     """Detect the mark in one output: text (a str) or a media file (a Path, as the runner gives)."""
     if isinstance(value, str):
         from .text import detect_text, load_tokenizer
 
-        return detect_text(value, keys.key("text"), tokenizer or load_tokenizer(DEFAULT_TOKENIZER), TEXT_GAMMA, alpha)
+        return detect_text(value, keys.key("text"), tokenizer or load_tokenizer(DEFAULT_TOKENIZER), gamma, alpha)
     path = Path(value)
     modality = modality_of(path)
     try:
