@@ -26,6 +26,7 @@ from .base import Decision, Finding, GateContext, GateItem
 
 
 class PiiGate:
+    """Find personal data in text outputs, then report, anonymize or block."""
     name = "pii"
 
     def __init__(

@@ -25,6 +25,7 @@ from .watermark import ring_from, safe_name
 
 
 class ProvenanceGate:
+    """Require a valid signed manifest and a detectable mark on every output; block otherwise."""
     name = "provenance"
 
     def __init__(

@@ -40,6 +40,7 @@ def safe_name(sample_id: str) -> str:
 
 
 class WatermarkGate:
+    """Mark what models that run generate (text at the source) and sign a manifest per output."""
     name = "watermark"
 
     def __init__(self, modalities: list[Modality] | None = None, gamma: float = 0.25, delta: float = 2.0):
