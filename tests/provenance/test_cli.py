@@ -113,3 +113,31 @@ def test_policy_audit_rules_and_permission(marked, tmp_path):
     assert verdicts["extra.png"] == ["missing-manifest"]
     denied = mmeval("audit", str(out), "--policy", str(policy), "--principal", "bob")
     assert denied.returncode == 3
+
+
+def test_detect_text_files_and_jsonl_lines(tmp_path, ring):
+    """Text marked with the ring's key (sampled with the green bias over the reference
+    tokenizer's vocabulary) is detected from the decoded text; plain text is not."""
+    import numpy as np
+
+    from mmeval.provenance.files import DEFAULT_TOKENIZER, WatermarkKeys
+    from mmeval.provenance.text import GreenList, load_tokenizer
+
+    tokenizer = load_tokenizer(DEFAULT_TOKENIZER)
+    vocab = tokenizer.get_vocab_size()
+    green = GreenList(WatermarkKeys.from_ring(ring).key("text"), 0.25)
+    rng = np.random.default_rng(0)
+    tokens = [int(rng.integers(1, vocab))]
+    for _ in range(300):
+        logits = 4.0 * green.mask(tokens[-1], vocab)
+        logits[0] = -np.inf  # no end-of-text token
+        p = np.exp(logits - logits.max())
+        tokens.append(int(rng.choice(vocab, p=p / p.sum())))
+    (tmp_path / "marked.txt").write_text(tokenizer.decode(tokens))
+    plain = "Meet our blue cotton vase. Made for fresh or dried flowers. Yours for $29.99."
+    (tmp_path / "replies.jsonl").write_text(json.dumps({"id": "r1", "output": plain}) + "\n")
+    proc = mmeval("watermark", "detect", str(tmp_path / "marked.txt"), str(tmp_path / "replies.jsonl"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["item"], r["detected"]) for r in rows] == [("marked.txt", True), ("replies.jsonl#r1", False)]
+    assert rows[0]["p_value"] < 1e-6 and rows[0]["score"] > 5
