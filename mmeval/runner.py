@@ -177,7 +177,7 @@ def _execute(
                     with efficiency.measure(name, len(batch)):
                         outputs[name] = _generate(name, adapter, batch, suite.spec.seed, cache)
                 seconds[name] = time.perf_counter() - began
-            outputs = _apply_gates(suite, batch, outputs, ctx, gate_log)
+            outputs = _apply_gates(suite, batch, outputs, ctx, gate_log, scoring.recorder)
             if gate_log.blocked_reason:
                 break
             for observer in [*observers, scoring.recorder]:
@@ -230,7 +230,7 @@ def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: An
 
 
 def _apply_gates(
-    suite: Suite, batch: list[Sample], outputs: dict[str, list[Any]], ctx: GateContext, log: _GateLog
+    suite: Suite, batch: list[Sample], outputs: dict[str, list[Any]], ctx: GateContext, log: _GateLog, recorder: Any = None
 ) -> dict[str, list[Any]]:
     for gate in suite.gates:
         name = getattr(gate, "name", type(gate).__name__)
@@ -238,6 +238,8 @@ def _apply_gates(
             items = [GateItem(s.id, model, o) for s, o in zip(batch, outputs[model])]
             decision: Decision = gate(items, ctx)
             log.findings.setdefault(name, Counter()).update((f.model, f.kind) for f in decision.findings)
+            if recorder is not None:
+                recorder.note_findings(name, decision.findings)
             log.actions.setdefault(name, Counter())[decision.action] += 1
             if decision.action == "block":
                 log.blocked_reason = decision.reason or f"gate {name!r} blocked outputs of model {model!r}"

@@ -34,7 +34,7 @@ th{background:#eef0f4;font-weight:600} td.num{text-align:right} .ci{color:#667;f
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{background:#fff;padding:10px;box-shadow:0 1px 2px #0001}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.item{background:#fff;padding:8px;width:160px;box-shadow:0 1px 2px #0001;font-size:12px}
 .item img{width:144px;height:144px;object-fit:contain;image-rendering:pixelated;background:#ddd}
-.item audio{width:144px}.muted{color:#667}code{font-size:12px}.scroll{overflow-x:auto}
+.item audio{width:144px}.muted{color:#667}.badge{display:inline-block;margin:1px 3px;padding:1px 6px;border-radius:8px;background:#fde8e1;color:#8a2a0a;font-size:12px}code{font-size:12px}.scroll{overflow-x:auto}
 """
 
 
@@ -182,9 +182,16 @@ def _galleries(run_dir: Path) -> str:
         with records.open(encoding="utf-8") as handle:
             for line, _ in zip(handle, range(12)):
                 rec = json.loads(line)
-                rows.append(f"<tr><td>{escape(str(rec.get('model')))}</td><td>{escape(str(rec.get('id')))}</td><td>{escape(str(rec.get('preview', '')))}</td></tr>")
-        sections.append("<h3>Text samples (PII redacted)</h3><table><tr><th>model</th><th>id</th><th>output</th></tr>" + "".join(rows) + "</table>")
+                rows.append(f"<tr><td>{escape(str(rec.get('model')))}</td><td>{escape(str(rec.get('id')))}</td>"
+                            f"<td>{escape(str(rec.get('preview', '')))}</td><td>{_badges(rec.get('gates') or {})}</td></tr>")
+        sections.append("<h3>Text samples (PII redacted)</h3><table><tr><th>model</th><th>id</th><th>output</th><th>gate findings</th></tr>"
+                        + "".join(rows) + "</table>")
     return "".join(sections) or '<p class="muted">No sample outputs were kept for this run.</p>'
+
+
+def _badges(found: dict[str, list[str]]) -> str:
+    """One badge per gate finding of a sample (types only, never values)."""
+    return "".join(f'<span class="badge">{escape(gate)}: {escape(kind)}</span>' for gate, kinds in found.items() for kind in kinds)
 
 
 def _gates(report: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """Per-sample records (`records.jsonl`): trace every number in a report to its samples.
 
 One line per (sample, model): `{"id", "model", "metrics": {label: value}, "output_sha256",
-"preview"}`. Previews are short and redacted (e-mail addresses, phone and card numbers
+"preview"}`, plus `"gates": {gate: [finding kinds]}` when a gate found something in it. Previews are short and redacted (e-mail addresses, phone and card numbers
 become `<PII>`); raw outputs never enter the run directory.
 
 The recorder also keeps each sample's metric state (when small) so the runner can
@@ -94,6 +94,14 @@ class SampleRecorder:
             digest, preview = output_digest(output)
             row = self.rows.setdefault((model, sample.id), {"id": sample.id, "model": model, "metrics": {}})
             row.update(output_sha256=digest, preview=preview)
+
+    def note_findings(self, gate: str, findings: Sequence[Any]) -> None:
+        """What a gate found in each sample (kinds only, e.g. EMAIL_ADDRESS): badges in the report."""
+        for f in findings:
+            row = self.rows.setdefault((f.model, f.sample_id), {"id": f.sample_id, "model": f.model, "metrics": {}})
+            kinds = row.setdefault("gates", {}).setdefault(gate, [])
+            if f.kind not in kinds:
+                kinds.append(f.kind)
 
     def finish(self, report: dict[str, Any], run_dir: Path) -> None:  # RunObserver protocol
         pass

@@ -98,3 +98,13 @@ def test_findings_do_not_depend_on_batch_split():
     parts = [gate(items[i : i + 7], CTX) for i in range(0, len(items), 7)]
     assert [f for p in parts for f in p.findings] == whole.findings
     assert [i for p in parts for i in p.items] == whole.items
+
+
+def test_per_sample_findings_reach_records_and_html_badges(tmp_path):
+    result = run(_suite(tmp_path, "report"), tmp_path / "run", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
+    flagged = {r["id"]: r.get("gates") for r in records}
+    assert [g for g in flagged.values() if g] == [{"pii": ["EMAIL_ADDRESS"]}]
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert '<span class="badge">pii: EMAIL_ADDRESS</span>' in html and EMAIL not in html
+    assert result.status == "pass"
