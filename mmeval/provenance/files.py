@@ -189,6 +189,8 @@ def detect_file(path: Path, keys: WatermarkKeys, tokenizer: Any = None, alpha: f
     """Per item of a file (one for media and .txt, one per line for .jsonl): its detection."""
     if not path.is_file():
         raise InputError(f"{path} not found")
+    if modality_of(path) is None:
+        raise InputError(f"{path}: unsupported file type (text: .txt .jsonl; images: .png .jpg .jpeg; audio: .wav)")
     if modality_of(path) == "text":
         from .text import load_tokenizer
 

@@ -54,7 +54,7 @@ class GreenList:
     tokenizer agree.
     """
 
-    def __init__(self, key: bytes, gamma: float = 0.25, cache_size: int = 4096):
+    def __init__(self, key: bytes, gamma: float = 0.25, cache_size: int = 512):  # 512 x 50k-token masks: 25 MB
         if not 0 < gamma < 1:
             raise ValueError(f"gamma must be in (0, 1), got {gamma}")
         self._key = key
