@@ -75,12 +75,12 @@ def _print(report: dict[str, Any], out: Path) -> None:
         mark = entry.get("watermark")
         if isinstance(mark, list):
             hits = sum(1 for m in mark if m["detected"])
-            mark_text = f"marked {hits}/{len(mark)}"
+            mark_text = f"marked in {hits} of {len(mark)} item{'s' if len(mark) != 1 else ''}"
         elif mark:
             mark_text = f"{'marked' if mark['detected'] else 'unmarked'} (p {mark['p_value']:.1e})"
         else:
             mark_text = "-"
-        pii = ",".join(f"{k}x{v}" for k, v in sorted((entry.get("pii") or {}).items())) or "-"
+        pii = ",".join(f"{k}×{v}" for k, v in sorted((entry.get("pii") or {}).items())) or "-"
         verdict = "VIOLATION " + ",".join(entry["violations"]) if entry["violations"] else "ok"
         print(f"{entry['file']:<40} {entry['modality']:<6} {mark_text:<24} manifest {entry['manifest']['state']:<8} pii {pii:<20} {verdict}")
     for orphan in report["orphan_manifests"]:
