@@ -37,11 +37,13 @@ _PII = re.compile(
 @lru_cache(maxsize=1)
 def _pii_tools() -> Any:
     """The privacy extra's detector and `<ENTITY>` replacer, or None if not installed."""
+    from ..errors import MissingExtra
+
     try:
         from ..privacy import Anonymizer, PiiDetector
 
         return PiiDetector(), Anonymizer("replace")
-    except ImportError:
+    except (ImportError, MissingExtra):  # a base install: previews fall back to the regex below
         return None
 
 
