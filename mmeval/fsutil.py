@@ -63,3 +63,10 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def safe_stem(sample_id: str) -> str:
+    """A file name stem for a sample id; ids that needed changes get a hash suffix so
+    distinct ids stay distinct ("a/b" vs "a_b")."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
+    return safe if safe == sample_id else f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"

@@ -1,7 +1,9 @@
-"""`mmeval store ls|get RUN_DIR [ID]`: list or decrypt records of a run's encrypted store.
+"""`mmeval store ls|get RUN_DIR [ID] [--export DIR]`: list or decrypt records of a run's store.
 
 Needs the `read-raw` permission on the run (its suite name or directory); every read is
-an audit event (record ids only).
+an audit event (record ids only). `--export DIR` writes media outputs (images, audio) as
+files (mode 0600) with their provenance manifests beside them, ready for
+`mmeval provenance verify`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["ls", "get"])
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     parser.add_argument("id", nargs="?", metavar="ID", help="record id (get); all records when left out")
+    parser.add_argument("--export", type=Path, metavar="DIR", help="get: write media outputs and their manifests to DIR")
     add_access_arguments(parser)
 
 
@@ -46,9 +49,36 @@ def main(args: argparse.Namespace) -> int:
     ids = [args.id] if args.id else store.ids()
     values = {record_id: store.get(record_id) for record_id in ids}  # all verify before any is shown
     log.append("store-read", principal=principal, run_id=store.run_id, operation="get", record_ids=ids)
+    if args.export is not None:
+        for path in _export(args.run_dir, values, args.export):
+            print(path)
+        return 0
     if args.id:
         print(json.dumps(values[args.id], indent=2, ensure_ascii=False))
     else:
         for record_id, value in values.items():
             print(json.dumps({"id": record_id, "value": value}, ensure_ascii=False))
     return 0
+
+
+def _export(run_dir: Path, values: dict, out: Path) -> list[Path]:
+    """Media outputs as files, each with its manifest (if the run signed one) beside it."""
+    import base64
+
+    from ..fsutil import safe_stem, write_atomic
+    from ..provenance.manifest import manifest_path
+
+    written = []
+    for value in values.values():
+        output = value.get("output") if isinstance(value, dict) else None
+        if not (isinstance(output, dict) and "bytes_b64" in output):
+            continue  # text and numbers are printed by plain `get`
+        model = str(value.get("model"))
+        name = safe_stem(str(value.get("sample_id"))) + str(output.get("media", ""))
+        target = out / model / name
+        write_atomic(target, base64.b64decode(output["bytes_b64"]), mode=0o600)
+        signed = manifest_path(run_dir / "outputs" / model / name)
+        if signed.is_file():
+            write_atomic(manifest_path(target), signed.read_bytes())
+        written.append(target)
+    return written

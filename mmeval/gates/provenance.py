@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from ..errors import IntegrityError, InputError
 from .base import Decision, Finding, GateContext, GateItem
-from .watermark import ring_from, safe_name
+from ..fsutil import safe_stem
+from .watermark import ring_from
 
 
 class ProvenanceGate:
@@ -73,7 +74,7 @@ class ProvenanceGate:
         modality = "text" if isinstance(item.output, str) else modality_of(Path(item.output)) if isinstance(item.output, Path) else None
         try:
             if isinstance(item.output, str):
-                manifest = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_name(item.id)}.txt.manifest.json"
+                manifest = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt.manifest.json"
                 if manifest.exists():
                     verify_asset(item.output.encode(), verify_claim(read_manifest(manifest), self._trusted, str(manifest)), item.id)
                 detection = detect_value(item.output, self._keys, self._tokenizer(item.model), self.alpha)

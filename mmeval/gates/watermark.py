@@ -16,12 +16,12 @@ Outputs of models that do not run (`replay`) are not ours to mark and pass untou
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import SpecError
+from ..fsutil import safe_stem
 from .base import Decision, Finding, GateContext, GateItem
 
 Modality = Literal["text", "image", "audio"]
@@ -32,11 +32,6 @@ def ring_from(ctx: GateContext, gate: str) -> Any:
     if ring is None:
         raise SpecError(f"the {gate} gate needs a key ring: pass --keyring or set $MMEVAL_KEYRING (create one with 'mmeval keys init')")
     return ring
-
-
-def safe_name(sample_id: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
-    return safe if safe == sample_id else f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
 
 
 class WatermarkGate:
@@ -104,7 +99,7 @@ class WatermarkGate:
 
         detection = detect_value(item.output, self._keys, self._tokenizer(item.model), gamma=self.gamma)
         self._counts[(item.model, "text", detection.detected)] += 1
-        target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_name(item.id)}.txt"
+        target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt"
         self._sign(item.output.encode(), target, "text", item.model, ctx, media_type="text/plain")
         if detection.detected:
             return item.output, None
@@ -120,7 +115,7 @@ class WatermarkGate:
         modality = modality_of(item.output) or ""
         data = embed_bytes(item.output, self._keys)
         inside = item.output.resolve().is_relative_to(run_dir.resolve())
-        target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_name(item.id)}{item.output.suffix}"
+        target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_stem(item.id)}{item.output.suffix}"
         write_atomic(target, data)
         # Measured, not assumed: what a detector finds in the file as written.
         self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1

@@ -187,15 +187,11 @@ class ReferenceGenerator:
     def _write(self, modality: str, sample_id: str, value: Any) -> Path:
         from ..catalog.audio import wav_bytes
         from ..catalog.images import png_bytes
-        from ..fsutil import write_atomic
+        from ..fsutil import safe_stem, write_atomic
 
         if self._out_dir is None:
             raise InputError("reference image/audio generators need a run directory (runner calls bind(ctx))")
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
-        if safe != sample_id:  # keep distinct ids distinct after sanitising ("a/b" vs "a_b")
-            import hashlib
-
-            safe += "-" + hashlib.sha256(sample_id.encode()).hexdigest()[:8]
+        safe = safe_stem(sample_id)
         path = self._out_dir / (f"{safe}.png" if modality == "image" else f"{safe}.wav")
         write_atomic(path, png_bytes(value) if modality == "image" else wav_bytes(value))
         return path.resolve()

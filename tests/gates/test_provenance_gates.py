@@ -68,6 +68,14 @@ def test_watermark_gate_marks_and_signs_every_output_and_provenance_accepts(tmp_
         copy.write_bytes(data)
         assert detect_value(copy, keys).detected
     assert mmeval("verify", str(tmp_path / "run")).returncode == 0  # manifests are covered by the run's signature
+    # The same through the CLI: export the sealed media with their manifests, then verify.
+    exported = mmeval("store", "get", str(tmp_path / "run"), "--export", str(tmp_path / "exported"))
+    assert exported.returncode == 0, exported.stderr
+    files = exported.stdout.split()
+    assert len(files) == 4 and all(Path(f).stat().st_mode & 0o077 == 0 for f in files)
+    verified = mmeval("provenance", "verify", *files, "--json")
+    assert verified.returncode == 0, verified.stderr
+    assert all(json.loads(line)["watermark"]["detected"] for line in verified.stdout.splitlines())
 
 
 def test_provenance_gate_blocks_unmarked_outputs(tmp_path, ring):
