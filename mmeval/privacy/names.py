@@ -37,6 +37,9 @@ _PERSON_CUE = re.compile(
     r"recipient:?|signed by|ordered by|placed by|account holder:?)\s+)(?P<intro>" + _CAPSEQ + r"))"
     r"|(?:\b(?:Regards|Best regards|Kind regards|Best wishes|Sincerely|Thanks|Thank you|Cheers|Best),?\s*\n?\s*"
     r"(?:--\s*)?(?P<sign>" + _CAPSEQ + r"))"
+    # Review attributions, a cue after the name: "Ana Silva left a five-star review".
+    r"|(?:\b(?P<review>" + _CAPSEQ + r")(?=[ \t]+(?:left|wrote|posted|gave)[ \t]+(?:us[ \t]+)?an?[ \t]+"
+    r"(?:[\w-]+[ \t]+){0,2}(?:review|rating)\b))"
 )
 _LOCATION_CUE = re.compile(
     r"(?i:\b(?:ship(?:ped|ping)? to|deliver(?:ed|y)? to|send it to|live in|lives in|living in|located in|"
@@ -93,11 +96,17 @@ class GazetteerNameRecognizer(LocalRecognizer):
     def _persons(self, text: str) -> list[RecognizerResult]:
         out = []
         for m in _PERSON_CUE.finditer(text):
-            group = next(g for g in ("hon", "greet", "intro", "sign") if m.group(g))
+            group = next(g for g in ("hon", "greet", "intro", "sign", "review") if m.group(g))
             name = _trim(m.group(group))
+            if group == "review":  # the match may begin at a sentence word: "Great Ana Silva left a review"
+                words = name.split()
+                while words and words[0] in _NOT_NAMES:
+                    words.pop(0)
+                name = " ".join(words)
+            start = m.start(group) + (m.group(group).find(name) if name else 0)
             if name and name.split()[0] not in _NOT_NAMES:
                 score = 0.85 if group in ("hon", "intro") else 0.7
-                out.append(RecognizerResult("PERSON", m.start(group), m.start(group) + len(name), score))
+                out.append(RecognizerResult("PERSON", start, start + len(name), score))
         for m in self._first_name.finditer(text):
             last = m.group().split()[-1]
             if last not in _NOT_NAMES:

@@ -38,7 +38,7 @@ def test_pseudonym_is_keyed_hmac_and_stable(detector):
 
 @pytest.mark.parametrize("operator", ["replace", "mask", "redact", "pseudonym"])
 def test_no_planted_value_survives(detector, corpus, operator):
-    targeted = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "PHONE_NUMBER", "LOCATION")
+    targeted = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "PHONE_NUMBER", "LOCATION", "PERSON")
     ev = evaluate(detector, corpus[:400], Anonymizer(operator, key=KEY))
     assert all(ev.survived[e] == 0 for e in targeted), ev.table()
 

@@ -150,3 +150,17 @@ def test_transformers_ner_directory_replaces_the_gazetteer(tmp_path):
     spans = detector.analyze("Dear Bob Smith, mail a@example.com")
     assert "EMAIL_ADDRESS" in {s.entity for s in spans}
     assert all(s.entity in ("EMAIL_ADDRESS", "PERSON", "LOCATION") for s in spans)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Kawu Lenelmar left a five-star review for the lamp.", "Kawu Lenelmar"),
+    ("Great Ana Silva left a review.", "Ana Silva"),  # a sentence word before the name is not part of it
+    ("Order 7781: Zolenvo Dalen gave us a 5-star rating!", "Zolenvo Dalen"),
+])
+def test_review_attributions_name_a_person(detector, text, name):
+    assert [(s.entity, text[s.start:s.end]) for s in detector.analyze(text)] == [("PERSON", name)]
+
+
+@pytest.mark.parametrize("text", ["Our Aria lamp left a lasting impression.", "The Nordic Oak set left the warehouse today."])
+def test_product_names_before_left_are_not_people(detector, text):
+    assert detector.analyze(text) == []
