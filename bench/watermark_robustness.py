@@ -11,20 +11,17 @@ print more detail on their own: wm_text.py, wm_image.py, wm_audio.py.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from wm_stats import print_table  # noqa: E402
+from wm_stats import bench_parser, print_table  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--marked", type=int, default=200)
-    parser.add_argument("--unmarked", type=int, default=1000)
+    parser = bench_parser(__doc__)
     parser.add_argument("--skip", action="append", default=[], choices=["text", "image", "audio"])
     args = parser.parse_args()
     n = dict(n_marked=args.marked, n_unmarked=args.unmarked)

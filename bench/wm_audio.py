@@ -17,7 +17,6 @@ lengths of 1, 2 and 4 s, to find the shortest noise-like clip for which the targ
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from mmeval.catalog.audio import RATE, synthesize  # noqa: E402
 from mmeval.catalog.products import make_products  # noqa: E402
 from mmeval.provenance import audio as wm  # noqa: E402
 from mmeval.provenance.base import max_of_independent, normal_sf, subkey  # noqa: E402
-from wm_stats import clopper_pearson, tpr_at_fpr  # noqa: E402
+from wm_stats import bench_parser, clopper_pearson, tpr_at_fpr  # noqa: E402
 
 ATTACKS = ("none", "noise_20db", "resample_8k", "lowpass_4k", "crop_50")
 KEY = subkey(b"mmeval-bench-audio-watermark-secret", "audio")
@@ -169,10 +168,7 @@ def table(result: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--marked", type=int, default=200)
-    parser.add_argument("--unmarked", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = bench_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="only the two main families")
     args = parser.parse_args()
     began = time.perf_counter()

@@ -19,7 +19,6 @@ as is and resized back with bicubic; brightness x1.1 and x0.9, clipped.
 
 from __future__ import annotations
 
-import argparse
 import io
 import math
 import os
@@ -38,7 +37,7 @@ from mmeval.catalog.images import render  # noqa: E402
 from mmeval.catalog.products import make_products  # noqa: E402
 from mmeval.provenance import image as wm  # noqa: E402
 from mmeval.provenance.base import subkey  # noqa: E402
-from wm_stats import clopper_pearson, tpr_at_fpr  # noqa: E402
+from wm_stats import bench_parser, clopper_pearson, tpr_at_fpr  # noqa: E402
 
 SIDE = 256
 ATTACKS = ["none", "jpeg50", "resize_half", "noise_0.02", "crop_10", "crop_10_resized",
@@ -187,10 +186,7 @@ def print_table(title: str, scores: dict[str, tuple[np.ndarray, np.ndarray]]) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--marked", type=int, default=200)
-    parser.add_argument("--unmarked", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = bench_parser(__doc__)
     parser.add_argument("--skip-64", action="store_true", help="skip the 64x64 catalogue table")
     args = parser.parse_args()
     began = time.perf_counter()

@@ -7,7 +7,18 @@ negatives, an FPR of 0.1% needs n >= 1000 to mean anything.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every watermark bench takes: how many marked/unmarked items, and the seed."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--marked", type=int, default=200)
+    parser.add_argument("--unmarked", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:

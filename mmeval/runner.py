@@ -101,8 +101,10 @@ def run(
     """Run a suite end to end and write its report to `out` (atomically).
 
     Adapters with a `bind(ctx, model=name)` method get the run context once before
-    generation, and gates with `prepare(name, adapter, ctx, use)` see every adapter then (e.g. to write media outputs into `ctx.run_dir`); adapters with a
-    `fingerprint()` get sample-level resume through `models.cache`. `extras` reach gates
+    generation (e.g. to write media outputs into `ctx.run_dir`), and gates with
+    `prepare(name, adapter, ctx, use)` see every adapter then (e.g. to plug a text
+    watermark into generation); adapters with a `fingerprint()` get sample-level resume
+    through `models.cache`. `extras` reach gates
     and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
     """
     started = utc_now()

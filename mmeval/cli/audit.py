@@ -32,6 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from ..fsutil import staged_directory, write_json
     from ..provenance.audit import AuditRules, Auditor
     from ..provenance.files import WatermarkKeys
+    from ..provenance.manifest import trusted_signers
     from ..report.signing import sign_run
     from ..runinfo import utc_now
     from ..security.auditlog import AuditLog
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     principal = authorize("audit", str(args.folder), principal=args.principal, policy=policy)
     rules = AuditRules.parse(policy.audit)
     ring = KeyRing.load(resolve_path(args.keyring))
-    trusted = _trusted(args, ring)
+    trusted = trusted_signers(args.public_key, ring)
     auditor = Auditor(WatermarkKeys.from_ring(ring), trusted, rules, args.tokenizer)
     report = auditor.audit(args.folder)
     report.update(started=utc_now(), principal=principal, pii_detector=auditor.describe_pii())
@@ -60,14 +61,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         _print(report, out)
     return 1 if report["status"] == "fail" else 0
-
-
-def _trusted(args: argparse.Namespace, ring: Any) -> list[Any]:
-    if args.public_key is not None:
-        from ..report.signing import load_public_key
-
-        return [load_public_key(args.public_key)]
-    return [ring.signing_key().public_key()]
 
 
 def _print(report: dict[str, Any], out: Path) -> None:

@@ -53,21 +53,13 @@ def main(args: argparse.Namespace) -> int:
 
 def _trust(args: argparse.Namespace) -> tuple[list[Any], Any]:
     """Trusted public keys, and the watermark keys when a key ring is at hand."""
-    from ..errors import InputError
     from ..provenance.files import WatermarkKeys
+    from ..provenance.manifest import trusted_signers
     from ..security.keyring import KeyRing, resolve_path
 
     ring_path = resolve_path(args.keyring)
     ring = KeyRing.load(ring_path) if ring_path.exists() else None
-    if args.public_key is not None:
-        from ..report.signing import load_public_key
-
-        trusted = [load_public_key(args.public_key)]
-    elif ring is not None:
-        trusted = [ring.signing_key().public_key()]
-    else:
-        raise InputError(f"no trusted key: pass --public-key PEM or a key ring (--keyring; {ring_path} does not exist)")
-    return trusted, WatermarkKeys.from_ring(ring) if ring is not None else None
+    return trusted_signers(args.public_key, ring), WatermarkKeys.from_ring(ring) if ring is not None else None
 
 
 def verify_one(asset: Path, trusted: list[Any], keys: Any) -> dict[str, Any]:

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..errors import GateBlocked
     from ..fsutil import write_json
-    from ..report.signing import ATTESTATION, STATEMENT_TYPE, key_id, load_signing_key, sha256_file, sign_envelope, verify_run
+    from ..fsutil import sha256_file
+    from ..report.signing import ATTESTATION, STATEMENT_TYPE, key_id, load_signing_key, sign_envelope, verify_run
     from ..runinfo import utc_now
     from ..security.auditlog import AuditLog
 

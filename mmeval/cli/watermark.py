@@ -85,11 +85,7 @@ def _detect(args: argparse.Namespace, ring: Any) -> None:
     from ..provenance.text import load_tokenizer
 
     keys = WatermarkKeys.from_ring(ring)
-    tokenizer = None
-    if any(modality_of(f) == "text" for f in args.files):
-        from ..provenance.files import DEFAULT_TOKENIZER
-
-        tokenizer = load_tokenizer(args.tokenizer or DEFAULT_TOKENIZER)
+    tokenizer = load_tokenizer(args.tokenizer) if any(modality_of(f) == "text" for f in args.files) else None
     for path in args.files:
         for item, det in detect_file(path, keys, tokenizer, args.alpha):
             if args.json:

@@ -44,15 +44,15 @@ class ProvenanceGate:
         self._keys: Any = None
         self._trusted: list[Any] = []
         self._tokenizer_dirs: dict[str, Path | None] = {}
-        self._tokenizers: dict[str, Any] = {}
         self._checked: Counter = Counter()
 
     def prepare(self, model: str, adapter: Any, ctx: GateContext, use: str = "") -> None:
         from ..provenance.files import WatermarkKeys
+        from ..provenance.manifest import trusted_signers
 
         ring = ring_from(ctx, self.name)
         self._keys = WatermarkKeys.from_ring(ring)
-        self._trusted = [ring.signing_key().public_key()]
+        self._trusted = trusted_signers(None, ring)
         self._tokenizer_dirs[model] = getattr(adapter, "tokenizer_dir", None)
 
     def __call__(self, items: list[GateItem], ctx: GateContext) -> Decision:
@@ -70,6 +70,7 @@ class ProvenanceGate:
     def _check(self, item: GateItem, ctx: GateContext) -> Finding | None:
         from ..provenance.files import detect_value, modality_of
         from ..provenance.manifest import manifest_path, read_manifest, verify_asset, verify_claim, verify_manifest
+        from ..provenance.text import load_tokenizer
 
         modality = "text" if isinstance(item.output, str) else modality_of(Path(item.output)) if isinstance(item.output, Path) else None
         try:
@@ -77,7 +78,7 @@ class ProvenanceGate:
                 manifest = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt.manifest.json"
                 if manifest.exists():
                     verify_asset(item.output.encode(), verify_claim(read_manifest(manifest), self._trusted, str(manifest)), item.id)
-                detection = detect_value(item.output, self._keys, self._tokenizer(item.model), self.alpha)
+                detection = detect_value(item.output, self._keys, load_tokenizer(self._tokenizer_dirs.get(item.model)), self.alpha)
             elif isinstance(item.output, Path) and modality_of(item.output) in ("image", "audio"):
                 if manifest_path(item.output).exists():
                     verify_manifest(item.output, self._trusted)
@@ -93,14 +94,6 @@ class ProvenanceGate:
         if modality in self.require_watermark and not detection.detected:
             return Finding(item.id, item.model, "unmarked", {"p_value": detection.p_value})
         return None
-
-    def _tokenizer(self, model: str) -> Any:
-        from ..provenance.files import DEFAULT_TOKENIZER
-        from ..provenance.text import load_tokenizer
-
-        if model not in self._tokenizers:
-            self._tokenizers[model] = load_tokenizer(self._tokenizer_dirs.get(model) or DEFAULT_TOKENIZER)
-        return self._tokenizers[model]
 
     def describe(self) -> dict[str, Any]:
         return {"require_manifest": self.require_manifest, "require_watermark": list(self.require_watermark),

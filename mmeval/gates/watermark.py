@@ -47,7 +47,7 @@ class WatermarkGate:
         self._keys: Any = None
         self._signer: Any = None
         self._counts: Counter = Counter()  # (model, modality, detected) -> outputs
-        self._tokenizers: dict[str, Any] = {}  # model -> (tokenizer folder, loaded tokenizer)
+        self._tokenizer_dirs: dict[str, Path | None] = {}  # model -> its tokenizer folder (None: default)
 
     def prepare(self, model: str, adapter: Any, ctx: GateContext, use: str = "") -> None:
         """Before generation: remember which models run, and mark their text at the source."""
@@ -59,16 +59,15 @@ class WatermarkGate:
         ring = ring_from(ctx, self.name)
         self._keys, self._signer = WatermarkKeys.from_ring(ring), ring.signing_key()
         fingerprint = getattr(adapter, "fingerprint", None)
-        weights = getattr(adapter, "weights_sha256", None)
         if "text" in self.modalities and hasattr(adapter, "add_logits_processor"):
             green = GreenList(self._keys.key("text"), self.gamma)
             adapter.add_logits_processor(WatermarkProcessor(green, self.delta, self._keys.key_id))
-        self._tokenizers[model] = (getattr(adapter, "tokenizer_dir", None), None)
+        self._tokenizer_dirs[model] = getattr(adapter, "tokenizer_dir", None)
         self._models[model] = {
             "model": model,
             "adapter": use or type(adapter).__name__,
             "fingerprint": fingerprint() if fingerprint else None,
-            "weights_sha256": weights if isinstance(weights, (str, dict)) or weights is None else None,
+            "weights_sha256": getattr(adapter, "weights_sha256", None),  # str, or per modality
         }
 
     def __call__(self, items: list[GateItem], ctx: GateContext) -> Decision:
@@ -96,8 +95,10 @@ class WatermarkGate:
     def _sign_text(self, item: GateItem, ctx: GateContext) -> tuple[str, Finding | None]:
         """Text was marked while generated: sign it, and measure whether the mark shows."""
         from ..provenance.files import detect_value
+        from ..provenance.text import load_tokenizer
 
-        detection = detect_value(item.output, self._keys, self._tokenizer(item.model), gamma=self.gamma)
+        tokenizer = load_tokenizer(self._tokenizer_dirs[item.model])
+        detection = detect_value(item.output, self._keys, tokenizer, gamma=self.gamma)
         self._counts[(item.model, "text", detection.detected)] += 1
         target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt"
         self._sign(item.output.encode(), target, "text", item.model, ctx, media_type="text/plain")
@@ -127,21 +128,11 @@ class WatermarkGate:
         from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
 
         claim = build_claim(
-            data, target.name, watermark=mark_claim(modality, self._keys, self._tokenizers[model][0], self.gamma, self.delta),
+            data, target.name, watermark=mark_claim(modality, self._keys, self._tokenizer_dirs[model], self.gamma, self.delta),
             generator=self._models[model], suite={"name": ctx.suite_name, "sha256": ctx.suite_sha256},
             run_id=ctx.run_id, media_type=media_type,
         )
         write_manifest(manifest_path(target), sign_manifest(claim, self._signer))
-
-    def _tokenizer(self, model: str) -> Any:
-        from ..provenance.files import DEFAULT_TOKENIZER
-        from ..provenance.text import load_tokenizer
-
-        folder, loaded = self._tokenizers[model]
-        if loaded is None:
-            loaded = load_tokenizer(folder or DEFAULT_TOKENIZER)
-            self._tokenizers[model] = (folder, loaded)
-        return loaded
 
     def describe(self) -> dict[str, Any]:
         marked: dict[str, dict[str, Any]] = {}

@@ -18,7 +18,8 @@ from ..errors import InputError
 DEFAULT_RATE = 16_000
 
 
-def _to_float(data: np.ndarray) -> np.ndarray:
+def to_float(data: np.ndarray) -> np.ndarray:
+    """PCM (8/16/32-bit) or float samples as float64 in [-1, 1]."""
     if data.dtype == np.uint8:
         return (data.astype(np.float64) - 128.0) / 128.0
     if np.issubdtype(data.dtype, np.integer):
@@ -42,7 +43,7 @@ def read_audio(item: Any) -> tuple[np.ndarray, int]:
         data, rate = np.asarray(item[0]), int(item[1])
     else:
         data, rate = np.asarray(item), DEFAULT_RATE
-    wave = _to_float(np.asarray(data))
+    wave = to_float(np.asarray(data))
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
     if wave.ndim != 1:

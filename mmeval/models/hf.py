@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError, MissingExtra, SpecError
 from ..registry import load_object
-from .textgen import Decoding, LogitsProcessor, decode, row_generators
+from .textgen import Decoding, LogitsProcessor, decode, processor_fingerprint, row_generators
 
 
 def best_device() -> str:
@@ -83,8 +83,7 @@ class HFCausalLM:
         """What determines the outputs: weights/tokenizer digest and decoding settings."""
         s = self.settings
         procs = ",".join(str(p.get("use")) + repr(sorted(p.get("args", {}).items())) for p in self.processor_specs)
-        extra = ",".join(getattr(p, "fingerprint", lambda p=p: type(p).__qualname__)()
-                         for p in self.processors[len(self.processor_specs):])
+        extra = ",".join(processor_fingerprint(p) for p in self.processors[len(self.processor_specs):])
         return (f"hf-causal-lm|files:{self._digest}|max_new_tokens:{s.max_new_tokens}|do_sample:{s.do_sample}"
                 f"|temperature:{s.temperature}|top_p:{s.top_p}|processors:{procs}{extra}")
 

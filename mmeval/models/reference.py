@@ -23,7 +23,7 @@ from ..catalog.vocab import encode
 from ..errors import InputError, SpecError
 from .hf import HFCausalLM, best_device
 from .integrity import verify_folder
-from .textgen import row_generators
+from .textgen import processor_fingerprint, row_generators
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "reference_models"
 MODALITIES = ("text", "image", "audio")
@@ -142,7 +142,7 @@ class ReferenceGenerator:
 
     def fingerprint(self) -> str:
         digests = ",".join(f"{m}:{self._digests[m][:16]}" for m in self._modalities())
-        processors = ",".join(getattr(p, "fingerprint", lambda p=p: type(p).__qualname__)() for p in self._text_processors)
+        processors = ",".join(processor_fingerprint(p) for p in self._text_processors)
         return f"reference|{self.name}|{self.variant}|{digests}|{sorted(self.text_args.items())}|processors:{processors}"
 
     def _generator(self, modality: str) -> Any:

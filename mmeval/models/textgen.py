@@ -18,6 +18,12 @@ import torch
 LogitsProcessor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (input_ids, scores) -> scores
 
 
+def processor_fingerprint(processor: Any) -> str:
+    """What a plugged-in processor contributes to an adapter's fingerprint (e.g. a watermark's key id)."""
+    own = getattr(processor, "fingerprint", None)
+    return own() if own is not None else type(processor).__qualname__
+
+
 def sample_seed(seed: int, sample_id: str) -> int:
     """A 63-bit seed for one sample, independent of batch composition."""
     digest = hashlib.sha256(f"{seed}\x00{sample_id}".encode()).digest()

@@ -18,8 +18,9 @@ from typing import Any
 
 from ..errors import IntegrityError, InputError, SpecError
 from .base import DEFAULT_ALPHA
-from .files import DEFAULT_TOKENIZER, WatermarkKeys, detect_value, modality_of, read_texts
+from .files import WatermarkKeys, detect_value, modality_of, read_texts
 from .manifest import SUFFIX, manifest_path, verify_manifest
+from .text import load_tokenizer
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,7 @@ class AuditRules:
 class Auditor:
     def __init__(self, keys: WatermarkKeys, trusted: list[Any], rules: AuditRules, tokenizer_dir: Path | None = None):
         self.keys, self.trusted, self.rules = keys, trusted, rules
-        self.tokenizer_dir = tokenizer_dir or DEFAULT_TOKENIZER
-        self._tokenizer: Any = None
+        self.tokenizer_dir = tokenizer_dir
         self._pii: Any = None
 
     def audit(self, root: Path) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class Auditor:
         try:
             if modality == "text":
                 items = read_texts(path)
-                detections = [detect_value(text, self.keys, self._text_tokenizer(), self.rules.alpha) for _, text in items]
+                detections = [detect_value(text, self.keys, load_tokenizer(self.tokenizer_dir), self.rules.alpha) for _, text in items]
                 entry["items"] = len(items)
                 entry["watermark"] = [dict(item=i, **d.to_json()) for (i, _), d in zip(items, detections)]
                 marked = all(d.detected for d in detections) and bool(detections)
@@ -128,13 +128,6 @@ class Auditor:
             return {"state": "invalid", "reason": str(exc)}
         return {"state": "valid", "generator": claim.get("generator"), "run_id": claim.get("run_id"),
                 "created": claim.get("created")}
-
-    def _text_tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            from .text import load_tokenizer
-
-            self._tokenizer = load_tokenizer(self.tokenizer_dir)
-        return self._tokenizer
 
     def _pii_counts(self, texts: list[str]) -> dict[str, int]:
         """Entity type -> count; never the values."""

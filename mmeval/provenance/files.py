@@ -28,8 +28,6 @@ TEXT_SUFFIXES = {".txt", ".jsonl"}
 TEXT_GAMMA = 0.25
 TEXT_DELTA = 2.0
 JPEG_QUALITY = 95
-# Text marks are tied to a tokenizer; the reference text model's is the default.
-DEFAULT_TOKENIZER = Path(__file__).resolve().parents[2] / "reference_models" / "text" / "final"
 
 
 def modality_of(path: Path) -> str | None:
@@ -68,7 +66,7 @@ def mark_claim(
 ) -> dict[str, Any]:
     """The manifest's soft binding: which mark, with which parameters and key."""
     if modality == "text":
-        from .text import ALGORITHM
+        from .text import ALGORITHM, DEFAULT_TOKENIZER
 
         folder = Path(tokenizer_dir or DEFAULT_TOKENIZER)
         tokenizer = sha256_file(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
@@ -82,13 +80,13 @@ def mark_claim(
 def _read_wav(path: Path) -> tuple[np.ndarray, int, bool]:
     from scipy.io import wavfile
 
-    from ..media.audio import _to_float
+    from ..media.audio import to_float
 
     try:
         rate, data = wavfile.read(path)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"audio {path} is not a readable WAV file ({exc})") from None
-    return _to_float(np.asarray(data)), int(rate), np.issubdtype(data.dtype, np.integer)
+    return to_float(np.asarray(data)), int(rate), np.issubdtype(data.dtype, np.integer)
 
 
 def _wav_bytes(wave: np.ndarray, rate: int, pcm16: bool) -> bytes:
@@ -146,7 +144,7 @@ def detect_value(
     if isinstance(value, str):
         from .text import detect_text, load_tokenizer
 
-        return detect_text(value, keys.key("text"), tokenizer or load_tokenizer(DEFAULT_TOKENIZER), gamma, alpha)
+        return detect_text(value, keys.key("text"), tokenizer or load_tokenizer(), gamma, alpha)
     path = Path(value)
     modality = modality_of(path)
     try:
@@ -194,6 +192,6 @@ def detect_file(path: Path, keys: WatermarkKeys, tokenizer: Any = None, alpha: f
     if modality_of(path) == "text":
         from .text import load_tokenizer
 
-        tokenizer = tokenizer or load_tokenizer(DEFAULT_TOKENIZER)
+        tokenizer = tokenizer or load_tokenizer()
         return [(item, detect_value(text, keys, tokenizer, alpha)) for item, text in read_texts(path)]
     return [(path.name, detect_value(path, keys, tokenizer, alpha))]

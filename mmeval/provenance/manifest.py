@@ -174,5 +174,12 @@ def verify_manifest(asset: Path, trusted: list[Any], manifest: Path | None = Non
     return claim
 
 
-def trusted_from_ring(ring: Any) -> list[Any]:
+def trusted_signers(public_key: Path | None, ring: Any | None) -> list[Any]:
+    """Whom to trust: the PEM public key given, else the key ring's signing key."""
+    if public_key is not None:
+        from ..report.signing import load_public_key
+
+        return [load_public_key(public_key)]
+    if ring is None:
+        raise InputError("no trusted key: pass --public-key PEM or a key ring (--keyring or $MMEVAL_KEYRING)")
     return [ring.signing_key().public_key()]

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import math
 from collections import OrderedDict
+from functools import lru_cache
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,17 @@ class WatermarkProcessor:
         return scores + torch.from_numpy(masks).to(device=scores.device, dtype=scores.dtype) * self.delta
 
 
-def load_tokenizer(folder: Path) -> Any:
-    """The `tokenizers` tokenizer of a transformers checkpoint folder (no transformers import)."""
+# Text marks are tied to a tokenizer; the reference text model's is the default.
+DEFAULT_TOKENIZER = Path(__file__).resolve().parents[2] / "reference_models" / "text" / "final"
+
+
+@lru_cache(maxsize=8)
+def load_tokenizer(folder: Path | None = None) -> Any:
+    """The `tokenizers` tokenizer of a transformers checkpoint folder (default: the reference
+    text model's), loaded once per folder; no transformers import."""
     from tokenizers import Tokenizer
 
-    file = Path(folder) / "tokenizer.json"
+    file = Path(folder or DEFAULT_TOKENIZER) / "tokenizer.json"
     if not file.is_file():
         raise InputError(f"{file} not found: text detection needs the generating model's tokenizer (--tokenizer DIR)")
     return Tokenizer.from_file(str(file))

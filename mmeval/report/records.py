@@ -1,8 +1,9 @@
 """Per-sample records (`records.jsonl`): trace every number in a report to its samples.
 
 One line per (sample, model): `{"id", "model", "metrics": {label: value}, "output_sha256",
-"preview"}`, plus `"gates": {gate: [finding kinds]}` when a gate found something in it. Previews are short and redacted (e-mail addresses, phone and card numbers
-become `<PII>`); raw outputs never enter the run directory.
+"preview"}`, plus `"gates": {gate: [finding kinds]}` when a gate found something in it.
+Previews are short and redacted (e-mail addresses, phone and card numbers become
+`<PII>`); raw outputs never enter the run directory.
 
 The recorder also keeps each sample's metric state (when small) so the runner can
 bootstrap confidence intervals by merging resampled states (see `bootstrap.py`);

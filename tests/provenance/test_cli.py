@@ -120,8 +120,8 @@ def test_detect_text_files_and_jsonl_lines(tmp_path, ring):
     tokenizer's vocabulary) is detected from the decoded text; plain text is not."""
     import numpy as np
 
-    from mmeval.provenance.files import DEFAULT_TOKENIZER, WatermarkKeys
-    from mmeval.provenance.text import GreenList, load_tokenizer
+    from mmeval.provenance.files import WatermarkKeys
+    from mmeval.provenance.text import DEFAULT_TOKENIZER, GreenList, load_tokenizer
 
     tokenizer = load_tokenizer(DEFAULT_TOKENIZER)
     vocab = tokenizer.get_vocab_size()
