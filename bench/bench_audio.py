@@ -1,6 +1,8 @@
 """Audio metric cost per second of audio, measured in one run on the same clips.
 
     python bench/bench_audio.py [--clips 8] [--seconds 4]
+    python bench/bench_audio.py --behaviour     # audio_similarity vs SNR, gain and delay
+
 
 Times audio_similarity and FAD (weight-free embedding) against PESQ (wide-band) and
 STOI on the same speech-like clips with 20 dB noise, and prints seconds of compute per
@@ -28,11 +30,29 @@ def timed(fn) -> float:
     return time.perf_counter() - began
 
 
+def behaviour() -> None:
+    """audio_similarity on the test signals: additive noise at 30/20/10/0 dB SNR, -6 dB, 10 ms delay."""
+    import numpy as np
+
+    from mmeval.metrics.audio.similarity import similarity
+    from tests.metrics.audio.signals import chirp, music_like
+
+    for name, x in (("speech", speech_like(0)), ("music", music_like()), ("chirp", chirp())):
+        noisy = [similarity((add_noise(x, snr), RATE), (x, RATE)) for snr in (30, 20, 10, 0)]
+        gain = similarity((0.5 * x, RATE), (x, RATE))
+        delay = similarity((np.concatenate([np.zeros(RATE // 100), x])[: x.size], RATE), (x, RATE))
+        print(f"  {name:7s} SNR 30/20/10/0 dB: {' / '.join(f'{v:.3f}' for v in noisy)}   -6 dB: {gain:.4f}   10 ms delay: {delay:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--behaviour", action="store_true", help="print audio_similarity's response to noise, gain, delay")
     args = parser.parse_args()
+    if args.behaviour:
+        behaviour()
+        return
 
     from mmeval.metrics.audio.fad import FAD
     from mmeval.metrics.audio.intelligibility import PESQ, STOI
