@@ -7,6 +7,8 @@
    on the same PNG files with the same (seeded random) Inception weights.
 2. The Fréchet distance alone at d=2048: mmeval's factor/SVD route vs scipy `sqrtm`.
 3. SSIM: mmeval (torch) vs scikit-image `structural_similarity` on the same pairs.
+4. The reference-feature cache: the reference side of FID on a first run (computed) and a
+   second run (read from the content-addressed cache).
 Prints each ratio (peer time / mmeval time; > 1 means mmeval is faster).
 """
 
@@ -75,6 +77,22 @@ def bench_fid(folder: Path, n: int) -> None:
     t_peer, v_peer = best_of(peer, 2)
     print(f"FID end to end, {n}+{n} images: mmeval {t_ours:.2f}s, pytorch-fid {t_peer:.2f}s, ratio {t_peer / t_ours:.2f}x; "
           f"values {v_ours:.6g} vs {v_peer:.6g} (pytorch-fid reads PNGs without antialias too; same network)")
+    bench_reference_cache(folder, a, b)
+
+
+def bench_reference_cache(folder: Path, outputs: list[Path], reference: list[Path]) -> None:
+    from mmeval.metrics.image.feature_sets import FID
+
+    os.environ["MMEVAL_CACHE_DIR"] = str(folder / "cache")
+    times = []
+    for _ in range(2):  # a new metric each run, as a new `mmeval run` would have
+        metric = FID(batch_size=32)
+        state = metric.update(metric.init(), outputs, reference)
+        began = time.perf_counter()
+        metric._target_features(state)  # the reference side alone: computed, then cached
+        times.append(time.perf_counter() - began)
+    os.environ["MMEVAL_CACHE_DIR"] = "off"
+    print(f"reference features, {len(reference)} images: first run {times[0]:.3f}s, second run {times[1]:.4f}s (cache hit)")
 
 
 def bench_frechet(dim: int) -> None:
