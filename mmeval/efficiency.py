@@ -5,7 +5,10 @@ Latency is per sample: a batch's wall time divided by its size (samples in a bat
 for each other, so this is the amortised cost, not a request latency). Peak memory is
 CUDA's peak allocation during generation on a GPU, else the process's peak RSS (which
 includes everything mmeval itself holds, so compare it between runs of one suite).
-Batches served entirely from the resume cache are not timed.
+Only what a model generated in this run is timed (`n` is that count). A model whose
+outputs were all reused from the resume cache gets its entries with `value: null` and
+`note: "not measured: outputs reused"`, so a reused run never hides that it measured
+nothing. The tracker also counts outputs generated and reused per model for the report.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 
 from .metrics.base import fingerprint
 
+# The figures every model that runs reports (thresholds may name them).
+FIGURES = ("latency_p50_s", "latency_p95_s", "throughput_sps", "peak_memory_mb", "parameters")
+
 
 @dataclass
 class _ModelTimes:
@@ -28,6 +34,7 @@ class _ModelTimes:
     samples: int = 0
     seconds: float = 0.0
     peak_bytes: int = 0
+    reused: int = 0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -93,22 +100,47 @@ class EfficiencyTracker:
         peak = cuda.max_memory_allocated() if cuda is not None else _peak_rss_bytes()
         times.peak_bytes = max(times.peak_bytes, peak)
 
+    def note_reused(self, model: str, samples: int) -> None:
+        self.times.setdefault(model, _ModelTimes()).reused += samples
+
+    def counts(self, model: str) -> dict[str, int]:
+        """Outputs the adapter produced in this run and outputs taken from the resume cache."""
+        times = self.times.get(model, _ModelTimes())
+        return {"generated": times.samples, "reused": times.reused}
+
     def results(self, adapters: dict[str, Any]) -> list[dict[str, Any]]:
+        """One entry per figure for every model that runs (`runs_model`), measured or null with a note."""
         out = []
         device = "cuda" if _cuda() is not None else "cpu"
         fp = fingerprint("efficiency", device=device, memory="cuda-peak-allocated" if device == "cuda" else "process-peak-rss", latency="batch-time-per-sample")
-        for model, times in self.times.items():
-            if not getattr(adapters[model], "runs_model", True) or not times.samples:
+        for model, adapter in adapters.items():
+            if not getattr(adapter, "runs_model", True):
                 continue
-            values = {
-                "latency_p50_s": _percentile(times.per_sample, 0.5),
-                "latency_p95_s": _percentile(times.per_sample, 0.95),
-                "throughput_sps": times.samples / times.seconds if times.seconds > 0 else None,
-                "peak_memory_mb": times.peak_bytes / 2**20,
-                "parameters": count_parameters(adapters[model]),
-            }
-            for key, value in values.items():
-                if value is not None:
-                    out.append({"model": model, "metric": key, "key": key, "value": value, "n": times.samples,
-                                "fingerprint": fp, "higher_is_better": key == "throughput_sps", "kind": "efficiency"})
+            times = self.times.get(model, _ModelTimes())
+            for key, (value, note) in _figures(times, adapter).items():
+                entry = {"model": model, "metric": key, "key": key, "value": value, "n": times.samples,
+                         "fingerprint": fp, "higher_is_better": key == "throughput_sps", "kind": "efficiency"}
+                if value is None:
+                    entry["note"] = note
+                out.append(entry)
         return out
+
+
+def _figures(times: _ModelTimes, adapter: Any) -> dict[str, tuple[float | int | None, str]]:
+    """Each figure as (value, why it is None)."""
+    if times.samples:
+        unmeasured = ""
+        figures: dict[str, tuple[float | int | None, str]] = {
+            "latency_p50_s": (_percentile(times.per_sample, 0.5), ""),
+            "latency_p95_s": (_percentile(times.per_sample, 0.95), ""),
+            "throughput_sps": (times.samples / times.seconds, "") if times.seconds > 0 else (None, "not measured: zero elapsed time"),
+            "peak_memory_mb": (times.peak_bytes / 2**20, ""),
+        }
+    else:
+        unmeasured = "not measured: outputs reused" if times.reused else "not measured: no outputs generated"
+        figures = {key: (None, unmeasured) for key in ("latency_p50_s", "latency_p95_s", "throughput_sps", "peak_memory_mb")}
+    parameters = count_parameters(adapter)
+    # Adapters load weights lazily: with every output reused there may be no module to count.
+    why = f"not counted: {unmeasured.removeprefix('not measured: ')}, model not loaded" if unmeasured else "not counted: no torch module reachable from the adapter"
+    figures["parameters"] = (parameters, "" if parameters is not None else why)
+    return figures

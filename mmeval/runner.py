@@ -11,6 +11,8 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +25,7 @@ from .fsutil import staged_directory, write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
 from .progress import Progress
 from .runinfo import environment, utc_now
-from .suite import BoundMetric, Suite, load_suite
+from .suite import BoundMetric, Suite, load_suite, result_key
 
 REPORT_FORMAT_VERSION = 1
 
@@ -64,13 +66,13 @@ class _RecordsSink:
 
 @dataclass
 class RunResult:
-    status: str  # pass | fail | blocked
+    status: str  # pass | fail | blocked | ungated
     run_dir: Path
     report: dict[str, Any]
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.status == "pass" else 1
+        return 0 if self.status in ("pass", "ungated") else 1  # ungated: nothing failed, nothing was gated
 
 
 @dataclass
@@ -96,7 +98,12 @@ def default_run_dir(suite_name: str) -> Path:
 
 
 def run(
-    suite_path: str | Path, out: Path | None = None, *, progress: bool = True, extras: dict[str, Any] | None = None
+    suite_path: str | Path,
+    out: Path | None = None,
+    *,
+    progress: bool = True,
+    extras: dict[str, Any] | None = None,
+    reuse_outputs: bool = False,
 ) -> RunResult:
     """Run a suite end to end and write its report to `out` (atomically).
 
@@ -104,9 +111,27 @@ def run(
     generation (e.g. to write media outputs into `ctx.run_dir`), and gates with
     `prepare(name, adapter, ctx, use)` see every adapter then (e.g. to plug a text
     watermark into generation); adapters with a `fingerprint()` get sample-level resume
-    through `models.cache`. `extras` reach gates
+    of a run that did not complete through `models.cache` (`reuse_outputs=True` also
+    reuses a completed run's outputs; they are then not timed). `extras` reach gates
     and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
     """
+    with _exits_are_failures():
+        return _run(suite_path, out, progress=progress, extras=extras, reuse_outputs=reuse_outputs)
+
+
+@contextmanager
+def _exits_are_failures() -> Iterator[None]:
+    """A model, gate or metric that calls `sys.exit(0)` must not end the run green with no
+    report: any SystemExit from inside a run is a failed run (exit 2, one line)."""
+    try:
+        yield
+    except SystemExit as exc:
+        raise InputError(f"a model, gate or metric called sys.exit({exc.code!r}) during the run; no report was written") from None
+
+
+def _run(
+    suite_path: str | Path, out: Path | None, *, progress: bool, extras: dict[str, Any] | None, reuse_outputs: bool
+) -> RunResult:
     started = utc_now()
     suite = load_suite(suite_path)
     dataset = Dataset(suite.dataset_path)
@@ -127,7 +152,7 @@ def run(
                 prepare = getattr(gate, "prepare", None)
                 if prepare is not None:
                     prepare(name, adapter, ctx, suite.spec.models[name].use)
-        scoring, gate_log = _execute(suite, dataset, ctx, observers, progress)
+        scoring, gate_log = _execute(suite, dataset, ctx, observers, progress, reuse_outputs)
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:
             observer.finish(report, staging)
@@ -152,7 +177,8 @@ def write_report_files(report: dict[str, Any], run_dir: Path) -> None:
 
 
 def _execute(
-    suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool
+    suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool,
+    reuse_outputs: bool = False,
 ) -> tuple[_Scoring, _GateLog]:
     scoring = _Scoring()
     efficiency = scoring.efficiency
@@ -165,19 +191,15 @@ def _execute(
     boot = suite.spec.bootstrap
     scoring.recorder = SampleRecorder(ctx.run_dir / "records.jsonl", boot.resamples, suite.spec.seed if boot.seed is None else boot.seed, boot.resamples != 0)
     gate_log = _GateLog()
-    caches = _output_caches(suite, ctx)
+    caches = _output_caches(suite, ctx, reuse_outputs)
+    rejected_at_load = sum(cache.rejected for cache in caches.values())
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
     try:
         for batch in dataset.batches(suite.spec.batch_size):
             outputs, seconds = {}, {}
             for name, adapter in suite.models.items():
                 began = time.perf_counter()
-                cache = caches.get(name)
-                if cache is not None and all(sample.id in cache for sample in batch):
-                    outputs[name] = _generate(name, adapter, batch, suite.spec.seed, cache)
-                else:
-                    with efficiency.measure(name, len(batch)):
-                        outputs[name] = _generate(name, adapter, batch, suite.spec.seed, cache)
+                outputs[name] = _generate(name, adapter, batch, suite.spec.seed, caches.get(name), efficiency)
                 seconds[name] = time.perf_counter() - began
             outputs = _apply_gates(suite, batch, outputs, ctx, gate_log, scoring.recorder)
             if gate_log.blocked_reason:
@@ -191,44 +213,78 @@ def _execute(
             bar.update(len(batch))
     finally:
         bar.close()
+    _warn_rejected(sum(cache.rejected for cache in caches.values()) - rejected_at_load)
+    for cache in caches.values():  # this run finished: a later one starts afresh unless asked to reuse
+        cache.mark_complete()
     return scoring, gate_log
 
 
-def _output_caches(suite: Suite, ctx: GateContext) -> dict[str, Any]:
-    from .models.cache import OutputCache, cache_key, cache_root
+def _output_caches(suite: Suite, ctx: GateContext, reuse_outputs: bool = False) -> dict[str, Any]:
+    """Resume caches for adapters with a `fingerprint()`; a completed run's folder is
+    reused only with `reuse_outputs`, else cleared (resume, not memoisation)."""
+    from .models.cache import OutputCache, cache_key, cache_root, cache_secret
 
     root = cache_root()
     if root is None or ctx.extras.get("keyring") is not None:  # the cache holds plaintext outputs
         return {}
+    fingerprinted = {name: a.fingerprint for name, a in suite.models.items() if getattr(a, "fingerprint", None) is not None}
+    if not fingerprinted:
+        return {}
     caches = {}
-    for name, adapter in suite.models.items():
-        fingerprint = getattr(adapter, "fingerprint", None)
-        if fingerprint is not None:
+    try:
+        secret = cache_secret()  # an unsafe secret file is an error (InputError), not a silent skip
+        for name, fingerprint in fingerprinted.items():
             spec = suite.spec.models[name]
             key = cache_key(suite.sha256, name, spec.use, spec.args, fingerprint(), suite.spec.seed)
-            try:
-                caches[name] = OutputCache(root, key, ctx.run_dir)
-            except OSError as exc:  # resume is a convenience; never fail a run over it
-                sys.stderr.write(f"warning: output cache {root} unusable ({exc.strerror}); running without resume\n")
-                return {}
+            caches[name] = OutputCache(root, key, ctx.run_dir, secret, reuse_completed=reuse_outputs)
+    except OSError as exc:  # resume is a convenience; never fail a run over it
+        sys.stderr.write(f"warning: output cache {root} unusable ({exc.strerror}); running without resume\n")
+        return {}
+    _warn_rejected(sum(cache.rejected for cache in caches.values()))
     return caches
 
 
-def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any = None) -> list[Any]:
-    todo = [s for s in batch if cache is None or s.id not in cache]
+def _warn_rejected(count: int) -> None:
+    if count:
+        sys.stderr.write(f"warning: output cache: ignored {count} entries that failed authentication or named a path "
+                         "outside their folder (planted or edited); those outputs are generated again\n")
+
+
+def _generate(
+    name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any = None, efficiency: EfficiencyTracker | None = None
+) -> list[Any]:
+    """The batch's outputs: valid cache entries for the same input, the rest generated
+    (and timed: only what is generated here counts towards efficiency)."""
+    from .models.cache import MISS, input_sha256
+
+    hashes: dict[str, str] = {}
+    reused: dict[str, Any] = {}
+    if cache is not None:
+        for s in batch:
+            hashes[s.id] = input_sha256(s.input)
+            hit = cache.lookup(s.id, hashes[s.id])
+            if hit is not MISS:
+                reused[s.id] = hit
+    todo = [s for s in batch if s.id not in reused]
     ids = [s.id for s in todo]
     outputs: list[Any] = []
     if todo:
         try:
-            outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
+            if efficiency is None:
+                outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
+            else:
+                with efficiency.measure(name, len(todo)):
+                    outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
         except MmevalError as exc:
             raise type(exc)(f"model {name!r}: {exc}") from None
         if len(outputs) != len(todo):
             raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(todo)} inputs")
         if cache is not None:
-            cache.put(ids, outputs)
+            cache.put(ids, [hashes[i] for i in ids], outputs)
+    if efficiency is not None and reused:
+        efficiency.note_reused(name, len(reused))
     made = dict(zip(ids, outputs))
-    return [made[s.id] if s.id in made else cache.get(s.id) for s in batch]
+    return [made[s.id] if s.id in made else reused[s.id] for s in batch]
 
 
 def _apply_gates(
@@ -281,21 +337,31 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
     for bm in suite.metrics:
         for model in bm.models:
             state = scoring.states[(bm.label, model)]
+            n = scoring.counts[(bm.label, model)]
+            unmeasured = _unmeasured(bm, n)
             values = bm.metric.compute(state)
-            ci = scoring.recorder.interval_fields(bm.label, bm.metric, model, state) if scoring.recorder else {}
+            computed_note = getattr(bm.metric, "note", None)  # e.g. KID: how compute changed its subset size
+            ci = {} if unmeasured or not scoring.recorder else scoring.recorder.interval_fields(bm.label, bm.metric, model, state)
             fp = bm.metric.fingerprint()  # after compute: some record what compute chose
+            directions = getattr(bm.metric, "extra_directions", {})
+            not_comparable = getattr(bm.metric, "not_comparable", None)
             for i, (key, value) in enumerate(values.items()):
-                # The first value is the metric's headline; others are named extras (e.g. kid_std).
-                name = bm.label if i == 0 else f"{bm.label}_{key.removeprefix(bm.metric.name + '_')}"
+                extra = key.removeprefix(bm.metric.name + "_")
                 entry = {
                     "model": model,
                     "metric": bm.label,
-                    "key": name,
-                    "value": value if math.isfinite(value) else None,
-                    "n": scoring.counts[(bm.label, model)],
+                    "key": result_key(bm.label, bm.metric, key, i),
+                    "value": None if unmeasured else value,
+                    "n": n,
                     "fingerprint": fp,
-                    "higher_is_better": bm.metric.higher_is_better,
+                    # An extra value (kid_std, a coverage) has its own direction, or none.
+                    "higher_is_better": bm.metric.higher_is_better if i == 0 else directions.get(extra),
                 }
+                _set_value(entry, unmeasured)
+                if i == 0 and computed_note and "note" not in entry:
+                    entry["note"] = computed_note
+                if not_comparable:
+                    entry["not_comparable"] = not_comparable
                 if bm.against:
                     entry["against"] = bm.against
                 if i == 0:
@@ -304,13 +370,47 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
     return results
 
 
+def _unmeasured(bm: BoundMetric, n: int) -> str:
+    """Why a metric has no value on `n` samples, or "" if it has one."""
+    if n == 0:
+        return f"no samples: where: {bm.where} matched no sample" if bm.where else "no samples"
+    from .report.records import set_level
+
+    needs = getattr(bm.metric, "min_samples", 2 if set_level(bm.metric) else 1)
+    return f"not measured: {bm.label} needs at least {needs} samples, got {n}" if n < needs else ""
+
+
+def _set_value(entry: dict[str, Any], why_missing: str) -> None:
+    """JSON has no inf or NaN: an infinite value is `null` with `nonfinite: "+inf"`, and any
+    other missing value is `null` with a `note` saying why (a null never passes a threshold)."""
+    value = entry["value"]
+    if value is None:
+        entry["note"] = why_missing or "not measured"
+    elif math.isinf(value):
+        entry["value"], entry["nonfinite"] = None, "+inf" if value > 0 else "-inf"
+    elif math.isnan(value):
+        entry["value"], entry["note"] = None, f"undefined: {entry['metric']} gave NaN on {entry['n']} samples"
+
+
+def _true_value(entry: dict[str, Any]) -> float | None:
+    """The value a threshold sees: infinities restored, missing values None."""
+    if entry.get("nonfinite"):
+        return float(entry["nonfinite"])
+    return entry["value"]
+
+
 def _check_thresholds(suite: Suite, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checks = []
     for t in suite.spec.thresholds:
         match = next((r for r in results if r["model"] == t.model and r["key"] == t.metric), None)
-        value = None if match is None else match["value"]
+        value = None if match is None else _true_value(match)
         passed = value is not None and (t.min is None or value >= t.min) and (t.max is None or value <= t.max)
-        check = {"model": t.model, "metric": t.metric, "min": t.min, "max": t.max, "value": value, "passed": passed}
+        check: dict[str, Any] = {"model": t.model, "metric": t.metric, "min": t.min, "max": t.max,
+                                 "value": match["value"] if match else None, "passed": passed}
+        if match is not None and match.get("nonfinite"):
+            check["nonfinite"] = match["nonfinite"]
+        if value is None:  # never a pass: say what was not measured
+            check["note"] = (match or {}).get("note") or "not measured: no such result"
         checks.append({k: v for k, v in check.items() if v is not None or k in ("value", "passed")})
     return checks
 
@@ -321,7 +421,7 @@ def _report(
     blocked = bool(gate_log.blocked_reason)
     results = [] if blocked else _results(suite, scoring) + scoring.efficiency.results(suite.models)
     thresholds = [] if blocked else _check_thresholds(suite, results)
-    status = "blocked" if blocked else ("fail" if any(not t["passed"] for t in thresholds) else "pass")
+    status = _status(blocked, thresholds)
     provenance = environment(suite.spec.seed, suite.path.parent)
     provenance.update(started=started, finished=utc_now())
     return {
@@ -331,12 +431,55 @@ def _report(
         "run_id": run_id,
         "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256},
         "dataset": {"path": str(suite.dataset_path), "n": len(dataset)},
-        "models": {name: {"use": spec.use} for name, spec in suite.spec.models.items()},
+        "models": _models_section(suite, scoring),
+        "metrics": _metrics_section(suite),
         "provenance": provenance,
         "results": results,
         "thresholds": thresholds,
         "gates": _gate_section(suite, gate_log),
     }
+
+
+def _status(blocked: bool, thresholds: list[dict[str, Any]]) -> str:
+    """blocked (a gate stopped the run) | ungated (no thresholds: nothing was checked, which
+    is not a pass: sign-off refuses it) | fail (a threshold missed) | pass."""
+    if blocked:
+        return "blocked"
+    if not thresholds:
+        return "ungated"
+    return "fail" if any(not t["passed"] for t in thresholds) else "pass"
+
+
+def _models_section(suite: Suite, scoring: _Scoring) -> dict[str, Any]:
+    """Per model: its adapter, and how many outputs it produced in this run (`generated`;
+    for `replay`, read from its file) or took from the resume cache (`reused`)."""
+    return {name: {"use": spec.use, **scoring.efficiency.counts(name)} for name, spec in suite.spec.models.items()}
+
+
+def _metrics_section(suite: Suite) -> dict[str, Any]:
+    """Per metric label: how the suite applied it, enough for `mmeval compare` to rebuild
+    the metric (`plugins.build(METRICS, use, args, ...)`, paths relative to the suite)."""
+    section = {}
+    for spec, bm in zip(suite.spec.metrics, suite.metrics):
+        section[bm.label] = {
+            "use": spec.use,
+            "args": _plain_json(spec.args),
+            "against": bm.against,
+            "models": list(bm.models),
+            "where": _plain_json(bm.where),
+        }
+    return section
+
+
+def _plain_json(value: Any) -> Any:
+    """YAML values as strict JSON (the report allows no NaN); others become their text."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return str(value)
 
 
 def _failure_reason(thresholds: list[dict[str, Any]]) -> str:
@@ -346,7 +489,12 @@ def _failure_reason(thresholds: list[dict[str, Any]]) -> str:
     parts = []
     for t in missed:
         bound = f">= {t['min']}" if "min" in t else f"<= {t['max']}"
-        value = f"{t['value']:.4g}" if isinstance(t["value"], float) else t["value"]  # readable in a verdict line
+        if t.get("nonfinite"):
+            value = t["nonfinite"]
+        elif t["value"] is None:
+            value = t.get("note", "not measured")
+        else:
+            value = f"{t['value']:.4g}" if isinstance(t["value"], float) else t["value"]  # readable in a verdict line
         parts.append(f"{t['model']} {t['metric']} = {value} (needs {bound})")
     return "threshold missed: " + "; ".join(parts)
 

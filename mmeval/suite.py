@@ -6,17 +6,18 @@ exists, or raises a one-line SpecError/InputError that names the file and key.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, SpecError
 from .plugins import build
 from .registry import GATES, METRICS, MODELS
+from .yamlio import load_yaml
 
 
 class _Strict(BaseModel):
@@ -106,15 +107,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 
 def parse_suite(text: str, where: str) -> SuiteSpec:
     """Parse and validate suite YAML text; `where` names the file in messages."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise SpecError(f"{where}{line}: malformed YAML ({problem})") from None
-    except RecursionError:
-        raise SpecError(f"{where}: malformed YAML (nested too deeply)") from None
+    raw = load_yaml(text, where)
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: a suite must be a mapping with keys version, name, dataset, models")
     if raw.get("version") not in (1, None) or isinstance(raw.get("version"), bool):
@@ -157,27 +150,80 @@ def load_suite(path: str | Path) -> Suite:
     if not dataset_path.is_file():
         raise InputError(f"{path}: dataset.path: file {spec.dataset.path!r} not found (looked for {dataset_path})")
 
+    _check_references(spec, str(path))  # names first: a typo fails before any weights load
+    metrics = []
+    for i, m in enumerate(spec.metrics):
+        applies = [n for n in (m.models or spec.models) if n != m.against]
+        metric = build(METRICS, m.use, m.args, f"{path}: metrics[{i}]", base)
+        metrics.append(BoundMetric(m.name or m.use, metric, m.against, applies, m.where))
     models = {
         name: build(MODELS, m.use, m.args, f"{path}: models.{name}", base) for name, m in spec.models.items()
     }
-    metrics = []
+    _check_thresholds(spec, metrics, models, str(path))
+    gates = [build(GATES, g.use, g.args, f"{path}: gates[{i}]", base) for i, g in enumerate(spec.gates)]
+    return Suite(spec, path, hashlib.sha256(data).hexdigest(), dataset_path, models, metrics, gates)
+
+
+def result_key(label: str, metric: Any, key: str, index: int) -> str:
+    """The report key of one computed value: the first is the metric's headline (its
+    label); others are named extras, `<label>_<key>` (e.g. kid_std)."""
+    return label if index == 0 else f"{label}_{key.removeprefix(getattr(metric, 'name', '') + '_')}"
+
+
+def result_keys(bm: BoundMetric) -> list[str]:
+    """Every key a metric reports, from `compute` on its empty state (values are NaN)."""
+    try:
+        values = bm.metric.compute(bm.metric.init())
+    except Exception:  # a metric that cannot compute nothing still has its headline
+        return [bm.label]
+    return [result_key(bm.label, bm.metric, key, i) for i, key in enumerate(values)] or [bm.label]
+
+
+def _did_you_mean(name: str, choices: Any, kind: str) -> str:
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(choices) if choices else "(none)"
+    return f"unknown {kind} {name!r}{hint} ({kind}s are {listed})"
+
+
+def _check_references(spec: SuiteSpec, where: str) -> None:
+    """Every model a metric or threshold names exists, and metric labels are unique."""
     labels: set[str] = set()
     for i, m in enumerate(spec.metrics):
-        where = f"{path}: metrics[{i}]"
         label = m.name or m.use
         if label in labels:
-            raise SpecError(f"{where}: metric {label!r} appears twice; give one a distinct 'name'")
+            raise SpecError(f"{where}: metrics[{i}]: metric {label!r} appears twice; give one a distinct 'name'")
         labels.add(label)
-        for ref in ([m.against] if m.against else []) + (m.models or []):
-            if ref not in models:
-                raise SpecError(f"{where}: unknown model {ref!r}; models are {', '.join(models)}")
-        applies = [n for n in (m.models or models) if n != m.against]
-        metrics.append(BoundMetric(label, build(METRICS, m.use, m.args, where, base), m.against, applies, m.where))
-    gates = [build(GATES, g.use, g.args, f"{path}: gates[{i}]", base) for i, g in enumerate(spec.gates)]
+        if m.against is not None and m.against not in spec.models:
+            raise SpecError(f"{where}: metrics[{i}].against: {_did_you_mean(m.against, spec.models, 'model')}")
+        for ref in m.models or []:
+            if ref not in spec.models:
+                raise SpecError(f"{where}: metrics[{i}].models: {_did_you_mean(ref, spec.models, 'model')}")
+        if m.models is not None and not [n for n in m.models if n != m.against]:
+            raise SpecError(f"{where}: metrics[{i}]: applies to no model (every listed model is its 'against')")
     for i, t in enumerate(spec.thresholds):
-        where = f"{path}: thresholds[{i}]"
-        if t.model not in models:
-            raise SpecError(f"{where}.model: unknown model {t.model!r}; models are {', '.join(models)}")
-        if not any(t.metric == label or t.metric.startswith(label + "_") for label in labels):
-            raise SpecError(f"{where}.metric: no metric named {t.metric!r}; metrics are {', '.join(sorted(labels))}")
-    return Suite(spec, path, hashlib.sha256(data).hexdigest(), dataset_path, models, metrics, gates)
+        if t.model not in spec.models:
+            raise SpecError(f"{where}: thresholds[{i}].model: {_did_you_mean(t.model, spec.models, 'model')}")
+
+
+def _check_thresholds(spec: SuiteSpec, metrics: list[BoundMetric], models: dict[str, Any], where: str) -> None:
+    """Each threshold names a value its model will report: a metric key the metric
+    computes for that model, or an efficiency figure of a model that runs."""
+    from .efficiency import FIGURES
+
+    defined: dict[str, set[str]] = {name: set() for name in models}
+    for bm in metrics:
+        for key in result_keys(bm):
+            for name in bm.models:
+                defined[name].add(key)
+    for name, adapter in models.items():
+        if getattr(adapter, "runs_model", True):
+            defined[name].update(FIGURES)
+    for i, t in enumerate(spec.thresholds):
+        if t.metric not in defined[t.model]:
+            elsewhere = sorted(n for n, keys in defined.items() if t.metric in keys)
+            if elsewhere:
+                raise SpecError(f"{where}: thresholds[{i}].metric: model {t.model!r} reports no {t.metric!r} "
+                                f"(only {', '.join(elsewhere)} do: check the metric's 'models:'/'against:', or 'replay' has no efficiency)")
+            raise SpecError(f"{where}: thresholds[{i}].metric: {_did_you_mean(t.metric, sorted(defined[t.model]), 'metric')}")

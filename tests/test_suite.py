@@ -58,7 +58,7 @@ def test_valid_suite_builds(tmp_path):
         ({"models": {"candidate": {"use": "replayy", "args": {"path": "out.jsonl"}}}}, "did you mean 'replay'"),
         ({"dataset": {"path": "nope.jsonl"}}, "dataset.path: file 'nope.jsonl' not found"),
         ({"version": 2}, "unsupported suite version 2"),
-        ({"thresholds": [{"model": "candidate", "metric": "bleu", "min": 1}]}, "no metric named 'bleu'"),
+        ({"thresholds": [{"model": "candidate", "metric": "bleu", "min": 1}]}, "unknown metric 'bleu'"),
         ({"thresholds": [{"model": "cand", "metric": "accuracy", "min": 1}]}, "unknown model 'cand'"),
         ({"thresholds": [{"model": "candidate", "metric": "accuracy"}]}, "needs 'min' or 'max'"),
         ({"colour": "red"}, "colour: unknown key"),

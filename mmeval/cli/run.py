@@ -1,9 +1,10 @@
-"""`mmeval run SUITE [--out DIR] [--principal P] [--policy FILE] [--keyring FILE]`.
+"""`mmeval run SUITE [--out DIR] [--reuse-outputs] [--principal P] [--policy FILE] [--keyring FILE]`.
 
 Before anything runs, the principal must hold `run` on the suite name (policy.py);
 the decision, run start/end and each gate's decisions go to the audit log. With a key
 ring (`--keyring` or $MMEVAL_KEYRING), raw outputs are sealed into RUN_DIR/store/ and the
-plaintext resume cache is off for the run.
+plaintext resume cache is off for the run. A run that did not complete resumes from the
+cache; a completed run's outputs are reused only with `--reuse-outputs` (then untimed).
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/)")
     parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the run (default: $MMEVAL_SIGNING_KEY, else a per-user key)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    parser.add_argument(
+        "--reuse-outputs", action="store_true",
+        help="reuse outputs of an earlier completed run from the resume cache (their efficiency is not measured)",
+    )
     add_access_arguments(parser)
 
 
 def _suite_name(path: Path) -> str:
     """The suite's name for the access check, read without building models."""
-    import yaml
+    from ..yamlio import load_yaml
 
     try:
-        name = yaml.safe_load(path.read_text(encoding="utf-8"))["name"]
+        name = load_yaml(path.read_text(encoding="utf-8"), str(path))["name"]
         if isinstance(name, str) and name:
             return name
-    except Exception:  # a malformed suite: load_suite says exactly what is wrong
+    except (OSError, UnicodeDecodeError, TypeError, KeyError):  # load_suite says exactly what is wrong
         pass
     from ..suite import load_suite
 
@@ -55,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     log = AuditLog.default()
     log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None)
     try:
-        result = run(args.suite, args.out, progress=not args.quiet, extras=extras)
+        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs)
     except BaseException as exc:
         log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__)
         raise
@@ -71,8 +76,18 @@ def main(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         print(summarize(report, str(result.run_dir)))
+        reuse_line = _reuse_line(report)
+        if reuse_line:
+            print(reuse_line)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # GitHub Actions shows this on the job page
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
     return result.exit_code
+
+
+def _reuse_line(report: dict) -> str:
+    """Says which models' outputs came from the cache: their figures were not measured now."""
+    parts = [f"{name} {m['reused']}/{m['reused'] + m['generated']}" for name, m in report.get("models", {}).items()
+             if m.get("reused")]
+    return "outputs reused from the resume cache: " + ", ".join(parts) if parts else ""

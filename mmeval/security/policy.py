@@ -78,14 +78,15 @@ def load_policy(explicit: str | Path | None = None) -> Policy:
     if not name:
         return Policy(None, {}, {})
     path = Path(name)
-    import yaml
+    from ..yamlio import load_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"policy {path} not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise SpecError(f"policy {path} is not readable YAML: {type(exc).__name__}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"policy {path} is not readable: {type(exc).__name__}") from None
+    data = load_yaml(text, f"policy {path}")
     return parse_policy(data, path)
 
 

@@ -1,4 +1,7 @@
-"""Sample-level resume: repeated, crashed and SIGKILLed runs give the clean run's values."""
+"""Sample-level resume: repeated, crashed and SIGKILLed runs give the clean run's values.
+
+Resume, not memoisation: a run after a completed one generates again; only a run that
+did not complete (or `reuse_outputs=True`) takes outputs from the cache."""
 
 from __future__ import annotations
 
@@ -62,9 +65,12 @@ def test_two_runs_are_bit_identical_with_and_without_cache(clean, tmp_path, monk
     assert _media_digests(first.run_dir) == _media_digests(second.run_dir)
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path / "cache"))
     cold = run(suite, tmp_path / "cold", progress=False)
-    warm = run(suite, tmp_path / "warm", progress=False)
-    assert values(cold.report) == values(warm.report) == values(first.report)
-    assert _media_digests(warm.run_dir) == _media_digests(first.run_dir)
+    warm = run(suite, tmp_path / "warm", progress=False)  # cold completed: generates afresh
+    reused = run(suite, tmp_path / "reused", progress=False, reuse_outputs=True)
+    assert values(cold.report) == values(warm.report) == values(reused.report) == values(first.report)
+    assert _media_digests(warm.run_dir) == _media_digests(reused.run_dir) == _media_digests(first.run_dir)
+    assert {m["generated"] for m in warm.report["models"].values()} == {24}
+    assert {(m["generated"], m["reused"]) for m in reused.report["models"].values()} == {(0, 24)}
     files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert files and all(p.stat().st_mode & 0o777 == 0o600 for p in files)
 
@@ -77,10 +83,13 @@ def test_crashed_run_resumes_with_the_same_values(repo, clean, tmp_path, monkeyp
     with pytest.raises(RuntimeError, match="simulated crash"):
         run(suite, tmp_path / "crashed", progress=False)
     assert not (tmp_path / "crashed").exists()  # no half-written report
-    done_before = set(CountingReference.generated)
+    done_before, generated_before = set(CountingReference.generated), len(CountingReference.generated)
     CountingReference.generated, CountingReference.fail_after = [], None
     resumed = run(suite, tmp_path / "resumed", progress=False)
     assert done_before and not done_before & set(CountingReference.generated)  # nothing regenerated
+    counts = resumed.report["models"]
+    assert sum(m["reused"] for m in counts.values()) == generated_before  # both models' outputs before the crash
+    assert all(m["generated"] + m["reused"] == 24 for m in counts.values())
     assert values(resumed.report) == values(reference_run.report)
     assert _media_digests(resumed.run_dir) == _media_digests(reference_run.run_dir)
 
