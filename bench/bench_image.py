@@ -64,7 +64,7 @@ def bench_fid(folder: Path, n: int) -> None:
     os.environ["MMEVAL_CACHE_DIR"] = "off"  # measure the full pipeline, not the cache
 
     def ours():
-        metric = FID(batch_size=32)
+        metric = FID(weights="random", batch_size=32)
         return metric.compute(metric.update(metric.init(), a, b))["fid"]
 
     def peer():
@@ -86,7 +86,7 @@ def bench_reference_cache(folder: Path, outputs: list[Path], reference: list[Pat
     os.environ["MMEVAL_CACHE_DIR"] = str(folder / "cache")
     times = []
     for _ in range(2):  # a new metric each run, as a new `mmeval run` would have
-        metric = FID(batch_size=32)
+        metric = FID(weights="random", batch_size=32)
         state = metric.update(metric.init(), outputs, reference)
         began = time.perf_counter()
         metric._target_features(state)  # the reference side alone: computed, then cached

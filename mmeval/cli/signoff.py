@@ -1,7 +1,7 @@
 """`mmeval signoff RUN_DIR [--principal NAME] [--key PUBKEY]`: approve a release.
 
-Needs the `sign-off` permission, a report whose status is `pass`, and a run that
-verifies. Writes `signoff.dsse.json` (a DSSE envelope over an in-toto Statement whose
+Needs the `sign-off` permission, a report whose status is `pass` (not `ungated`: a
+suite without thresholds checked nothing), and a run that verifies. Writes `signoff.dsse.json` (a DSSE envelope over an in-toto Statement whose
 subjects are the run's attestation and report.json, predicate: who approved, when) and
 an audit event.
 
@@ -41,6 +41,9 @@ def main(args: argparse.Namespace) -> int:
     statement = verify_run(args.run_dir, args.key)  # IntegrityError (exit 4) if anything changed
     report = json.loads((args.run_dir / "report.json").read_text())
     principal = authorize_args(args, "sign-off", report["suite"]["name"])
+    if report.get("status") == "ungated":
+        raise GateBlocked(f"{args.run_dir}/report.json: status is 'ungated': the suite sets no thresholds, so nothing was "
+                          "gated; add thresholds to the suite to sign off a release")
     if report.get("status") != "pass":
         raise GateBlocked(f"{args.run_dir}/report.json: status is {report.get('status')!r}; only a passing run can be signed off")
     key = load_signing_key(args.signing_key)

@@ -29,6 +29,8 @@ class AttributeF1:
     name = "attribute_f1"
     modality = "text"
     higher_is_better = True
+    value_range = (0.0, 1.0)
+    extra_directions = {"accuracy": True, "precision": True, "recall": True}
 
     def init(self) -> tuple[int, int, int]:
         return (0, 0, 0)  # true positives, predicted pairs, target pairs
@@ -70,6 +72,8 @@ class PriceMAE:
     name = "price_mae"
     modality = "text"
     higher_is_better = False
+    value_range = (0.0, math.inf)
+    extra_directions = {"coverage": True}  # a larger share of stated prices is better
 
     def init(self) -> tuple[float, int, int]:
         return (0.0, 0, 0)  # sum |error|, outputs with a price, targets with a price

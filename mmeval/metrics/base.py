@@ -9,10 +9,20 @@ A metric folds batches into an explicit state, states merge across shards, and
     m.compute(state) -> {"bleu": 31.2, ...}     # first key is the headline value
 
 `targets` are the dataset targets or, with `against:`, another model's outputs.
+
+Optional class attributes the report uses (absent means the default):
+
+    value_range = (0.0, math.inf)      # where the headline value can lie; intervals are
+                                        # clipped to it (default: unbounded)
+    extra_directions = {"coverage": True}  # direction of a named extra value (key after
+                                        # the metric-name prefix); extras not listed have none
+    not_comparable -> str | None        # e.g. "random weights": the number must not be
+                                        # compared with published values
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -34,6 +44,15 @@ class Metric(Protocol):
     def compute(self, state: Any) -> dict[str, float]: ...
 
     def fingerprint(self) -> str: ...
+
+
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def value_range(metric: Any) -> tuple[float, float]:
+    """The (low, high) range a metric's headline value lies in; unbounded when undeclared."""
+    low, high = getattr(metric, "value_range", UNBOUNDED)
+    return float(low), float(high)
 
 
 def fingerprint(name: str, **parts: Any) -> str:

@@ -29,6 +29,7 @@ def label(value: Any) -> str:
 
 
 class _ConfusionMetric:
+    value_range = (0.0, 1.0)
     modality = "label"
     higher_is_better = True
     name = ""
@@ -130,6 +131,7 @@ class ExactMatch:
     name = "exact_match"
     modality = "text"
     higher_is_better = True
+    value_range = (0.0, 1.0)
 
     def __init__(self, normalize: bool = False):
         self.normalize = normalize

@@ -34,6 +34,7 @@ class DistinctN:
     name = "distinct_n"
     modality = "text"
     higher_is_better = True
+    value_range = (0.0, 1.0)
     set_level = True
 
     def __init__(self, n: int = 2):
@@ -87,6 +88,7 @@ class SelfBLEU(_OutputSet):
     name = "self_bleu"
     modality = "text"
     higher_is_better = False
+    value_range = (0.0, 100.0)
 
     def compute(self, state: tuple) -> dict[str, float]:
         from sacrebleu.metrics import BLEU
@@ -131,6 +133,7 @@ class Vendi(_OutputSet):
     name = "vendi"
     modality = "any"
     higher_is_better = True
+    value_range = (1.0, math.inf)  # 1: all outputs alike; at most the number of outputs
 
     def __init__(self) -> None:
         self._embedding = "auto"

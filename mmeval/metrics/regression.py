@@ -40,6 +40,7 @@ def as_number(value: Any, role: str) -> float:
 class _ErrorMetric:
     modality = "number"  # or paired images
     higher_is_better = False
+    value_range = (0.0, math.inf)
     name = ""
 
     def init(self) -> State:

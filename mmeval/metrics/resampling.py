@@ -34,6 +34,8 @@ class SetResampler(Protocol):
     size: int  # output units resampled (images, clips, texts)
     flops: float  # rough floating-point work of one replicate, for the caller's budget
     fixed_reference: bool  # a reference/target side exists and is held fixed
+    # Optional `reported: float`: the metric's reported value when it is not
+    # `value(all units)` (KID's subset mean); the interval is centred on it.
 
     def value(self, picks: np.ndarray) -> float:
         """The metric's headline value for the output multiset `units[picks]`."""

@@ -23,6 +23,7 @@ def _text(value: Any, role: str) -> str:
 class _SacreMetric:
     modality = "text"
     higher_is_better = True
+    value_range = (0.0, 100.0)  # sacrebleu's scale
     name = ""
 
     def _make(self) -> Any:

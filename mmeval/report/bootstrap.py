@@ -8,6 +8,9 @@ with fewer replicates (`resamples_for`) because each one is a set-level computat
 
     states = [m.update(m.init(), [o], [t]) for o, t in zip(outputs, targets)]
     low, high = bootstrap_interval(m, states, resamples=1000, seed=0)
+
+Every interval lies in the metric's declared `value_range` and contains the reported
+value (`fit_to_range`); its `note` says when a bound was clipped or extended.
 """
 
 from __future__ import annotations
@@ -62,14 +65,52 @@ def headline(metric: Any, state: Any) -> float:
     return float(next(iter(values.values()))) if values else math.nan
 
 
+class Interval(tuple):
+    """(low, high) of a bootstrap interval; `note` says when it was clipped or extended."""
+
+    note: str
+
+    def __new__(cls, low: float, high: float, note: str = "") -> "Interval":
+        interval = super().__new__(cls, (float(low), float(high)))
+        interval.note = note
+        return interval
+
+
+def fit_to_range(low: float, high: float, value: float, value_range: tuple[float, float]) -> Interval:
+    """An interval that lies in the metric's range and contains its value.
+
+    Bounds past the range are clipped to it; a value outside the interval (percentiles of
+    a skewed statistic at a handful of samples can miss it) extends the nearer bound to
+    the value. `note` names each step taken, so a reader sees the interval was adjusted.
+    """
+    lo, hi = value_range
+    notes = []
+    if low < lo:
+        low, notes = lo, [*notes, f"lower bound clipped to the metric's range ({lo:g})"]
+    if high > hi:
+        high, notes = hi, [*notes, f"upper bound clipped to the metric's range ({hi:g})"]
+    if math.isfinite(value) and not low <= value <= high:
+        low, high = min(low, value), max(high, value)
+        notes.append("extended to contain the value (the percentiles missed it)")
+    return Interval(low, high, "; ".join(notes))
+
+
 def bootstrap_interval(
-    metric: Any, states: Sequence[Any], *, resamples: int, seed: int, level: float = 0.95
-) -> tuple[float, float] | None:
-    """Percentile interval of the headline value over `resamples` replicates; None if undefined."""
+    metric: Any, states: Sequence[Any], *, resamples: int, seed: int, level: float = 0.95,
+    value_range: tuple[float, float] | None = None,
+) -> Interval | None:
+    """Percentile interval of the headline value over `resamples` replicates, fitted to the
+    metric's `value_range` and made to contain the full-sample value (`fit_to_range`);
+    None if undefined (fewer than 2 samples, too few finite replicates, a non-finite value)."""
     import numpy as np
+
+    from ..metrics.base import value_range as declared_range
 
     n = len(states)
     if n < 2 or resamples < 10:
+        return None
+    point = headline(metric, _merge_all(metric, states))
+    if not math.isfinite(point):  # e.g. PSNR +inf: no finite interval contains it
         return None
     rng = np.random.default_rng(seed)
     values = []
@@ -82,21 +123,99 @@ def bootstrap_interval(
         return None
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])
+    return fit_to_range(float(low), float(high), point, value_range or declared_range(metric))
+
+
+def paired_replicates(
+    metric: Any,
+    baseline: Sequence[Any],
+    candidate: Sequence[Any],
+    *,
+    resamples: int,
+    seed: int,
+    groups: Sequence[Any] | None = None,
+) -> list[float]:
+    """Finite replicates of headline(candidate) - headline(baseline), both recomputed on
+    the same resample of sample ids: `baseline[i]` and `candidate[i]` are one sample's
+    states in the two runs. This is the paired bootstrap of the reported statistic itself
+    (corpus BLEU, RMSE), not of a mean of per-sample differences.
+
+    `groups[i]` (optional) is equal for samples whose state pairs are equal (e.g. the
+    same confusion cell in both runs); a replicate then merges each group's state scaled
+    by its count (by doubling), not every drawn sample, with the same result.
+    """
+    import warnings
+
+    import numpy as np
+
+    n = len(baseline)
+    if n != len(candidate):
+        raise ValueError(f"{n} baseline states but {len(candidate)} candidate states")
+    if n < 2 or resamples < 1:
+        return []
+    index: dict[Any, int] = {}
+    of_sample = np.array([index.setdefault(g, len(index)) for g in (groups if groups is not None else range(n))])
+    first = {g: i for i, g in reversed(list(enumerate(of_sample.tolist())))}
+    base = _ScaledStates(metric, [baseline[first[g]] for g in range(len(index))])
+    cand = _ScaledStates(metric, [candidate[first[g]] for g in range(len(index))])
+    rng = np.random.default_rng(seed)
+    out = []
+    seen: dict[bytes, float] = {}  # group counts fix both merged states: small or repetitive sets repeat them
+    with warnings.catch_warnings():  # a replicate may lack a class: library warnings are noise here
+        warnings.simplefilter("ignore")
+        for _ in range(resamples):
+            counts = np.bincount(of_sample[rng.integers(0, n, size=n)], minlength=len(index))
+            key = counts.tobytes()
+            if key not in seen:
+                seen[key] = headline(metric, cand.total(counts)) - headline(metric, base.total(counts))
+            if math.isfinite(seen[key]):
+                out.append(seen[key])
+    return out
+
+
+class _ScaledStates:
+    """One state per group and its doublings (s, s+s, 4s, ...), built on demand."""
+
+    def __init__(self, metric: Any, states: list[Any]):
+        self.metric = metric
+        self.powers = [[s] for s in states]
+
+    def scaled(self, group: int, count: int) -> list[Any]:
+        powers, parts, bit = self.powers[group], [], 0
+        while count:
+            if bit == len(powers):
+                powers.append(self.metric.merge(powers[-1], powers[-1]))
+            if count & 1:
+                parts.append(powers[bit])
+            count >>= 1
+            bit += 1
+        return parts
+
+    def total(self, counts: Any) -> Any:
+        return _merge_all(self.metric, [p for g, k in enumerate(counts.tolist()) if k for p in self.scaled(g, k)])
+
+
+def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    import numpy as np
+
+    alpha = (1 - level) / 2
+    low, high = np.quantile(np.asarray(values, dtype=float), [alpha, 1 - alpha])
     return float(low), float(high)
 
 
-def paired_delta_interval(
-    baseline: Sequence[float], candidate: Sequence[float], *, resamples: int = 2000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float, float]:
-    """Mean of (candidate - baseline) over paired samples and its percentile bootstrap interval."""
+def independent_difference_replicates(
+    baseline: Sequence[float], baseline_value: float, candidate: Sequence[float], candidate_value: float
+) -> list[float]:
+    """Replicates of candidate - baseline from two independent set-level bootstraps
+    (`ci_replicates` of each run): every pair of one replicate from each run, after each
+    run's replicates are centred on its reported value (the same bias correction as
+    `set_bootstrap.set_interval_fields`; a no-op on already centred replicates)."""
     import numpy as np
 
-    diff = np.asarray(candidate, dtype=float) - np.asarray(baseline, dtype=float)
-    if diff.size == 0:
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, diff.size, size=(resamples, diff.size))
-    means = diff[picks].mean(axis=1)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    return float(diff.mean()), float(low), float(high)
+    b = np.asarray([v for v in baseline if math.isfinite(v)], dtype=float)
+    c = np.asarray([v for v in candidate if math.isfinite(v)], dtype=float)
+    if b.size == 0 or c.size == 0:
+        return []
+    b = b - (np.median(b) - baseline_value)
+    c = c - (np.median(c) - candidate_value)
+    return (c[:, None] - b[None, :]).ravel().tolist()

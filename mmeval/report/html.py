@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from .summary import fmt
+from .summary import direction, fmt, not_comparable, value_text, verdict_reason
 
 GALLERY_PER_MODEL = 6
 MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 MAX_MEDIA_BYTES = 400_000  # keep the page small: larger files are listed, not embedded
+MAX_PAGE_MEDIA_BYTES = 6_000_000  # all embedded media together; past it, files are listed by name
+GALLERY_SCAN_RECORDS = 20_000  # records read to find each model's first media outputs
+TEXT_ROWS = 12
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f5f6f8}
@@ -26,10 +30,11 @@ main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 10px}
 .verdict{border-radius:10px;padding:18px 22px;color:#fff;margin:16px 0}
 .verdict .big{font-size:30px;font-weight:700;letter-spacing:.04em}
-.pass{background:#1f8a4c}.fail{background:#c0392b}.blocked{background:#7b2cbf}
+.pass{background:#1f8a4c}.fail{background:#c0392b}.blocked{background:#7b2cbf}.ungated{background:#5d6d7e}
 table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}
 th,td{padding:6px 10px;border-bottom:1px solid #e6e8ec;text-align:left;font-variant-numeric:tabular-nums}
 th{background:#eef0f4;font-weight:600} td.num{text-align:right} .ci{color:#667;font-size:12px}
+.nc{color:#a15c00;font-size:12px;font-weight:600}.note{color:#667;font-size:12px}
 .ok{color:#1f8a4c;font-weight:600}.bad{color:#c0392b;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:14px}.chart{background:#fff;padding:10px;box-shadow:0 1px 2px #0001}
 .gallery{display:flex;flex-wrap:wrap;gap:10px}.item{background:#fff;padding:8px;width:160px;box-shadow:0 1px 2px #0001;font-size:12px}
@@ -40,7 +45,7 @@ th{background:#eef0f4;font-weight:600} td.num{text-align:right} .ci{color:#667;f
 
 def _verdict(report: dict[str, Any]) -> str:
     status = report["status"]
-    reason = report.get("reason") or {"pass": "every threshold met and no gate blocked"}.get(status, "")
+    reason = verdict_reason(report)
     return (
         f'<section id="verdict" class="verdict {escape(status)}"><div class="big">{escape(status.upper())}</div>'
         f"<div>{escape(reason)}</div></section>"
@@ -56,7 +61,7 @@ def _thresholds(report: dict[str, Any]) -> str:
         mark = '<span class="ok">pass</span>' if t["passed"] else '<span class="bad">fail</span>'
         rows.append(
             f"<tr><td>{mark}</td><td>{escape(t['model'])}</td><td>{escape(t['metric'])}</td>"
-            f'<td class="num">{escape(fmt(t["value"]))}</td><td>{escape(bound)}</td></tr>'
+            f'<td class="num">{escape(value_text(t))}</td><td>{escape(bound)}</td></tr>'
         )
     return "<table><tr><th></th><th>model</th><th>metric</th><th>value</th><th>needs</th></tr>" + "".join(rows) + "</table>"
 
@@ -80,29 +85,40 @@ def _results_table(results: list[dict[str, Any]]) -> str:
             if r.get("ci_low") is not None and r.get("ci_high") is not None:
                 kind = f" · set bootstrap ×{r.get('ci_resamples')}" if r.get("ci_method") == "set-bootstrap" else ""
                 ci = f'<div class="ci">95% CI {escape(fmt(r["ci_low"]))} – {escape(fmt(r["ci_high"]))}{escape(kind)}</div>'
-            arrow = "↑" if r.get("higher_is_better", True) else "↓"
-            title = f"{r['fingerprint']} · n={r['n']} · {arrow} better" + (f" · {r['ci_note']}" if r.get("ci_note") else "")
-            cells.append(f'<td class="num" title="{escape(title)}">{escape(fmt(r["value"]))}{ci}</td>')
+            better = direction(r)
+            title = f"{r['fingerprint']} · n={r['n']}" + (f" · {better} is better" if better else "") + (f" · {r['ci_note']}" if r.get("ci_note") else "")
+            mark = not_comparable(r)
+            extra = (f'<div class="nc">{escape(mark)}</div>' if mark else "") + (
+                f'<div class="note">{escape(r["note"])}</div>' if r.get("note") and r.get("value") is not None else "")
+            cells.append(f'<td class="num" title="{escape(title)}">{escape(value_text(r))}{ci}{extra}</td>')
         rows.append(f"<tr><td>{escape(m)}</td>{''.join(cells)}</tr>")
     return f'<div class="scroll"><table>{head}{"".join(rows)}</table></div>'
 
 
-def _bar_chart(key: str, points: list[tuple[str, float]], higher_is_better: bool) -> str:
-    width, bar_h, gap, label_w = 320, 18, 6, 110
-    top = max((abs(v) for _, v in points), default=1.0) or 1.0
+CHAR_PX = 7.2  # a generous width of one 12px system-ui character: labels are never clipped
+
+
+def _bar_chart(key: str, points: list[tuple[str, float, str]], better: str | None) -> str:
+    """One horizontal bar per model; each value label carries its not-comparable mark."""
+    bar_w, bar_h, gap, label_w = 150, 18, 6, 110
+    top = max((abs(v) for _, v, _ in points), default=1.0) or 1.0
     height = len(points) * (bar_h + gap) + 24
+    title = key + (f" ({better} is better)" if better else "")
+    labels = [fmt(value) + (f" · {mark}" if mark else "") for _, value, mark in points]
+    width = int(max(label_w + bar_w + 8 + CHAR_PX * max(len(t) for t in labels), 8 + CHAR_PX * len(title))) + 8
     bars = []
-    for i, (model, value) in enumerate(points):
+    for i, ((model, value, mark), label) in enumerate(zip(points, labels)):
         y = 22 + i * (bar_h + gap)
-        w = max(1.0, (width - label_w - 60) * abs(value) / top)
+        w = max(1.0, bar_w * abs(value) / top)
+        fill = "#c9a25a" if mark else "#3b6fd8"
         bars.append(
             f'<text x="0" y="{y + 13}" font-size="12">{escape(model[:16])}</text>'
-            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#3b6fd8"/>'
-            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="12">{escape(fmt(value))}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{fill}"/>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 13}" font-size="12">{escape(label)}</text>'
         )
     return (
         f'<div class="chart"><svg width="{width}" height="{height}" role="img" aria-label="{escape(key)} per model">'
-        f'<text x="0" y="14" font-size="13" font-weight="600">{escape(key)} ({"higher" if higher_is_better else "lower"} is better)</text>{"".join(bars)}</svg></div>'
+        f'<text x="0" y="14" font-size="13" font-weight="600">{escape(title)}</text>{"".join(bars)}</svg></div>'
     )
 
 
@@ -112,7 +128,7 @@ def _charts(results: list[dict[str, Any]]) -> str:
     for key in keys:
         rows = [r for r in results if r["key"] == key and r["value"] is not None]
         if len(rows) > 1:
-            charts.append(_bar_chart(key, [(r["model"], r["value"]) for r in rows], rows[0].get("higher_is_better", True)))
+            charts.append(_bar_chart(key, [(r["model"], r["value"], not_comparable(r)) for r in rows], direction(rows[0])))
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
@@ -158,34 +174,86 @@ def _distributions(run_dir: Path) -> str:
     return '<h3>Per-sample score distributions</h3><div class="charts">' + "".join(charts) + "</div>"
 
 
-def _media_item(path: Path, caption: str) -> str:
+class _MediaBudget:
+    """Bytes of media embedded so far; past `MAX_PAGE_MEDIA_BYTES` files are only named."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if size > MAX_MEDIA_BYTES or self.used + size > MAX_PAGE_MEDIA_BYTES:
+            return False
+        self.used += size
+        return True
+
+
+def _media_item(path: Path, caption: str, budget: _MediaBudget, badges: str = "") -> str:
     kind = MEDIA_TYPES.get(path.suffix.lower())
-    if kind is None or path.stat().st_size > MAX_MEDIA_BYTES:
-        return f'<div class="item">{escape(caption)}<div class="muted">{escape(path.name)}</div></div>'
+    if kind is None or not path.is_file():
+        # With a key ring the run deletes plaintext media after scoring: only the store has it.
+        why = "no longer on disk (with a key ring, only the encrypted store has it)" if kind else "not an embeddable type"
+        return f'<div class="item">{escape(caption)}<div class="muted">{escape(path.name)} · {why}</div></div>'
+    size = path.stat().st_size
+    if not budget.take(size):
+        why = "too large to embed" if size > MAX_MEDIA_BYTES else "not embedded: the page's media budget is spent"
+        return f'<div class="item">{escape(caption)}<div class="muted">{escape(path.name)} · {escape(why)}</div></div>'
     uri = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
     media = f'<img src="{uri}" alt="{escape(caption)}">' if kind.startswith("image") else f'<audio controls src="{uri}"></audio>'
-    return f'<div class="item">{media}<div>{escape(caption)}</div></div>'
+    return f'<div class="item">{media}<div>{escape(caption)}</div>{badges}</div>'
 
 
-def _galleries(run_dir: Path) -> str:
-    sections = []
+def _iter_records(run_dir: Path, limit: int) -> Iterator[dict[str, Any]]:
+    """The first `limit` records, one at a time: a big run's records never sit in memory."""
+    records = run_dir / "records.jsonl"
+    if not records.is_file():
+        return
+    with records.open(encoding="utf-8") as handle:
+        for line, _ in zip(handle, range(limit)):
+            if line.strip():
+                yield json.loads(line)
+
+
+def _gallery_picks(run_dir: Path) -> tuple[dict[str, list[tuple[str, Path, dict]]], list[dict[str, Any]]]:
+    """(per model, up to GALLERY_PER_MODEL media outputs as (sample id, file, gate findings);
+    up to TEXT_ROWS text records). Media come from the records' `media` paths (any
+    adapter, replay included), else from RUN_DIR/outputs/ for runs written before that."""
+    found: dict[str, list[tuple[str, Path, dict]]] = {}
+    texts: list[dict[str, Any]] = []
+    for rec in _iter_records(run_dir, GALLERY_SCAN_RECORDS):
+        media = rec.get("media")
+        if not media:
+            if len(texts) < TEXT_ROWS:
+                texts.append({k: rec.get(k) for k in ("model", "id", "preview", "gates")})
+        elif Path(media).suffix.lower() in MEDIA_TYPES:
+            items = found.setdefault(str(rec.get("model")), [])
+            if len(items) < GALLERY_PER_MODEL:
+                path = Path(media)
+                items.append((str(rec.get("id")), path if path.is_absolute() else run_dir / path, rec.get("gates") or {}))
     outputs = run_dir / "outputs"
-    if outputs.is_dir():
+    if not found and outputs.is_dir():
         for model_dir in sorted(p for p in outputs.iterdir() if p.is_dir()):
             files = sorted(p for p in model_dir.iterdir() if p.suffix.lower() in MEDIA_TYPES)[:GALLERY_PER_MODEL]
             if files:
-                items = "".join(_media_item(p, f"{model_dir.name} · {p.stem}") for p in files)
-                sections.append(f"<h3>{escape(model_dir.name)}</h3><div class=\"gallery\">{items}</div>")
-    records = run_dir / "records.jsonl"
-    if records.is_file():
-        rows = []
-        with records.open(encoding="utf-8") as handle:
-            for line, _ in zip(handle, range(12)):
-                rec = json.loads(line)
-                rows.append(f"<tr><td>{escape(str(rec.get('model')))}</td><td>{escape(str(rec.get('id')))}</td>"
-                            f"<td>{escape(str(rec.get('preview', '')))}</td><td>{_badges(rec.get('gates') or {})}</td></tr>")
+                found[model_dir.name] = [(p.stem, p, {}) for p in files]
+    return found, texts
+
+
+def _galleries(run_dir: Path, report: dict[str, Any]) -> str:
+    sections = []
+    media, texts = _gallery_picks(run_dir)
+    budget = _MediaBudget()
+    for model, items in media.items():
+        cells = "".join(_media_item(path, f"{model} · {sample}", budget, _badges(gates)) for sample, path, gates in items)
+        sections.append(f"<h3>{escape(model)}</h3><div class=\"gallery\">{cells}</div>")
+    if texts:
+        rows = [f"<tr><td>{escape(str(rec.get('model')))}</td><td>{escape(str(rec.get('id')))}</td>"
+                f"<td>{escape(str(rec.get('preview') or ''))}</td><td>{_badges(rec.get('gates') or {})}</td></tr>" for rec in texts]
         sections.append("<h3>Text samples (PII redacted)</h3><table><tr><th>model</th><th>id</th><th>output</th><th>gate findings</th></tr>"
                         + "".join(rows) + "</table>")
+    if not sections and (report.get("store") or {}).get("encrypted"):
+        return ('<p class="muted">Raw outputs and per-sample records are sealed in the encrypted store '
+                f'({escape(str(report["store"].get("path", "store")))}/); '
+                "plaintext media were removed after scoring, so no samples are shown.</p>")
     return "".join(sections) or '<p class="muted">No sample outputs were kept for this run.</p>'
 
 
@@ -236,7 +304,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         _verdict(report),
         "<h2>Thresholds</h2>", _thresholds(report),
         "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]), _distributions(run_dir),
-        "<h2>Samples</h2>", _galleries(run_dir),
+        "<h2>Samples</h2>", _galleries(run_dir, report),
         "<h2>Gates</h2>", _gates(report), _watermarks(report),
         "<h2>Provenance</h2>", _provenance(report),
     ]

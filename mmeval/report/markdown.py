@@ -5,21 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .summary import fmt
+from .summary import fmt, not_comparable, result_footnotes, value_text, verdict_reason
 
-ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED"}
+# `ungated` is not a pass: nothing was checked, so it gets no green tick.
+ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED", "ungated": "⚪ UNGATED"}
 
 
 SET_LEVEL_MARK = "†"
 
 
 def _cell(result: dict[str, Any]) -> str:
-    text = fmt(result["value"])
+    text = value_text(result)
     if result.get("ci_low") is not None and result.get("ci_high") is not None:
         text += f" [{fmt(result['ci_low'])}, {fmt(result['ci_high'])}]"
         if result.get("ci_method") == "set-bootstrap":
             text += SET_LEVEL_MARK
-    return text
+    mark = not_comparable(result)
+    return text + (f" *{mark}*" if mark else "")
 
 
 def _interval_notes(results: list[dict[str, Any]]) -> list[str]:
@@ -30,18 +32,21 @@ def _interval_notes(results: list[dict[str, Any]]) -> list[str]:
         replicates = "/".join(str(n) for n in sorted({r.get("ci_resamples") for r in marked}))
         lines.append(f"{SET_LEVEL_MARK} set-level bootstrap over the outputs ({replicates} replicates; any reference set fixed)")
     lines += [f"- {r['model']} {r['key']}: {r['ci_note']}" for r in results if r.get("ci_low") is None and r.get("ci_note")]
+    lines += [f"- {line}" for line in result_footnotes(results) if line.startswith("note: ")]
     return lines + [""] if lines else []
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"## mmeval · {report['suite']['name']} · {ICONS.get(report['status'], report['status'])}", ""]
-    if report.get("reason"):
-        lines += [f"**Why:** {report['reason']}", ""]
+    reason = verdict_reason(report) if report["status"] != "pass" else report.get("reason")
+    if reason:
+        lines += [f"**Why:** {reason}", ""]
     if report["thresholds"]:
         lines += ["| | model | metric | value | needs |", "|---|---|---|---|---|"]
         for t in report["thresholds"]:
             bound = f"≥ {t['min']}" if "min" in t else f"≤ {t['max']}"
-            lines.append(f"| {'✅' if t['passed'] else '❌'} | {t['model']} | {t['metric']} | {fmt(t['value'])} | {bound} |")
+            value = value_text(t)
+            lines.append(f"| {'✅' if t['passed'] else '❌'} | {t['model']} | {t['metric']} | {value} | {bound} |")
         lines.append("")
     results = report["results"]
     if results:

@@ -1,7 +1,10 @@
 """Per-sample records (`records.jsonl`): trace every number in a report to its samples.
 
-One line per (sample, model): `{"id", "model", "metrics": {label: value}, "output_sha256",
-"preview"}`, plus `"gates": {gate: [finding kinds]}` when a gate found something in it.
+One line per (sample, model): `{"id", "model", "metrics": {label: value}, "states":
+{label: encoded state}, "output_sha256", "preview"}`, plus `"gates": {gate: [finding
+kinds]}` when a gate found something in it. `states` (see `state_codec.py`, at most
+4 KB each) let `mmeval compare` recompute each run's corpus-level value on paired
+resamples of sample ids.
 Previews are short and redacted (e-mail addresses, phone and card numbers become
 `<PII>`); raw outputs never enter the run directory.
 
@@ -29,6 +32,9 @@ from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_
 
 RECORDS = "records.jsonl"
 PREVIEW_CHARS = 80
+# A sample's state is kept in its record (for `mmeval compare`) up to this JSON size:
+# confusion cells, BLEU n-gram sums and error sums are far below it; feature rows are not.
+MAX_RECORD_STATE_BYTES = 4096
 _PII = re.compile(
     r"[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
     r"|\+?\d[\d\s().-]{7,}\d"  # phone / card-like digit runs
@@ -73,6 +79,13 @@ def output_digest(output: Any) -> tuple[str, str]:
     return hashlib.sha256(text.encode()).hexdigest(), redact_preview(text)
 
 
+def media_path(path: Path, run_dir: Path) -> str:
+    """A media output's location: relative to the run directory when inside it (the run
+    is written to a staging folder first), else absolute."""
+    resolved, root = path.resolve(), run_dir.resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved)
+
+
 class SampleRecorder:
     """Collects per-sample metric values, states and output digests during a run.
 
@@ -97,6 +110,8 @@ class SampleRecorder:
             digest, preview = output_digest(output)
             row = self.rows.setdefault((model, sample.id), {"id": sample.id, "model": model, "metrics": {}})
             row.update(output_sha256=digest, preview=preview)
+            if isinstance(output, Path):  # where the report's gallery finds the media file
+                row["media"] = media_path(output, self.path.parent)
 
     def note_findings(self, gate: str, findings: Sequence[Any]) -> None:
         """What a gate found in each sample (kinds only, e.g. EMAIL_ADDRESS): badges in the report."""
@@ -125,6 +140,9 @@ class SampleRecorder:
             value = value if math.isfinite(value) else None
             row = self.rows.setdefault((model, sample_id), {"id": sample_id, "model": model, "metrics": {}})
             row["metrics"][label] = value
+            encoded = record_state(state)
+            if encoded is not None:  # `mmeval compare` rebuilds corpus statistics from these
+                row.setdefault("states", {})[label] = encoded
             if units is not None:
                 if units.count == 0 and state_bytes(state) > MAX_STATE_BYTES:
                     self.units[key] = units = None  # too large to keep per sample (e.g. FID features)
@@ -153,7 +171,10 @@ class SampleRecorder:
 
             return set_interval_fields(metric, state, resamples=resamples_for(metric, self.resamples), seed=self.seed)
         ci = self.intervals(label, metric, model)
-        return {} if ci is None else {"ci_low": ci[0], "ci_high": ci[1]}
+        if ci is None:
+            return {}
+        note = getattr(ci, "note", "")  # the interval was clipped to the range or extended to the value
+        return {"ci_low": ci[0], "ci_high": ci[1], **({"ci_note": note} if note else {})}
 
     def close(self, store: Any = None) -> str:
         """Finish the file; with an encrypted store, move the records into it instead."""
@@ -196,8 +217,38 @@ def set_level(metric: Any) -> bool:
     return getattr(metric, "name", "") in SET_LEVEL or bool(getattr(metric, "set_level", False))
 
 
+def record_state(state: Any) -> Any:
+    """The JSON form of one sample's metric state for its record, or None when the
+    codec cannot carry it or it is bigger than `MAX_RECORD_STATE_BYTES`."""
+    from .state_codec import UnencodableState, encode_state
+
+    try:
+        encoded = encode_state(state)
+    except UnencodableState:
+        return None
+    return encoded if len(json.dumps(encoded, separators=(",", ":"))) <= MAX_RECORD_STATE_BYTES else None
+
+
 def read_records(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / RECORDS
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return parse_records(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse_records(text: str, where: str) -> list[dict[str, Any]]:
+    """Records from JSONL text; a line that is not a record object raises InputError."""
+    from ..errors import InputError
+
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError):
+            raise InputError(f"{where}:{number}: not valid JSON") from None
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("model"), str):
+            raise InputError(f"{where}:{number}: not a record (needs string 'id' and 'model')")
+        rows.append(row)
+    return rows

@@ -1,8 +1,18 @@
-"""The short human summary printed after a run: verdict, model x metric table, thresholds."""
+"""The short human summary printed after a run: verdict, model x metric table, thresholds.
+
+Also the wording every view shares (stdout, report.md, report.html), so they agree:
+how a value reads (`value_text`: numbers, "+inf", a null value's note), what a status
+says (`verdict_reason`), which way a result is better (`direction`), and the mark of a
+number that must not be compared with published ones (`not_comparable`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+UNGATED_REASON = "no thresholds: nothing was gated"
+DEFAULT_REASONS = {"pass": "every threshold met and no gate blocked", "ungated": UNGATED_REASON}
+NOT_COMPARABLE_MARK = "*"
 
 
 def fmt(value: Any) -> str:
@@ -13,6 +23,32 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def value_text(result: dict[str, Any]) -> str:
+    """A result's value as people read it: the number, "+inf"/"-inf", or a null value's note."""
+    if result.get("nonfinite"):
+        return str(result["nonfinite"])
+    if result.get("value") is None and result.get("note"):
+        return str(result["note"])
+    return fmt(result.get("value"))
+
+
+def verdict_reason(report: dict[str, Any]) -> str:
+    """Why the status is what it is: the report's reason, else the status's default wording."""
+    return report.get("reason") or DEFAULT_REASONS.get(report.get("status", ""), "")
+
+
+def direction(result: dict[str, Any]) -> str | None:
+    """"higher" or "lower" (is better), or None when the result declares no direction."""
+    better = result.get("higher_is_better")
+    return None if better is None else ("higher" if better else "lower")
+
+
+def not_comparable(result: dict[str, Any]) -> str:
+    """The "not comparable: REASON" mark of a result, or "" when it is comparable."""
+    reason = result.get("not_comparable")
+    return f"not comparable: {reason}" if reason else ""
+
+
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -20,20 +56,44 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _cell(result: dict[str, Any], limit: int = 32) -> str:
+    text = value_text(result)
+    if len(text) > limit:  # a long note: the full text is listed under the table
+        text = text[: limit - 1] + "…"
+    return text + (f" {NOT_COMPARABLE_MARK}" if result.get("not_comparable") else "")
+
+
+def result_footnotes(results: list[dict[str, Any]]) -> list[str]:
+    """Lines under a results table: what the not-comparable mark means, and each note."""
+    lines = []
+    marks: dict[str, dict[str, None]] = {}  # mark -> the keys carrying it, in table order
+    for r in results:
+        if r.get("not_comparable"):
+            marks.setdefault(not_comparable(r), {})[r["key"]] = None
+    lines += [f"{NOT_COMPARABLE_MARK} {mark}: {', '.join(keys)}" for mark, keys in marks.items()]
+    lines += [f"note: {r['model']} {r['key']}: {r['note']}" for r in results if r.get("note")]
+    return lines
+
+
 def summarize(report: dict[str, Any], run_dir: str) -> str:
-    out = [f"suite {report['suite']['name']}: {report['status'].upper()}" + (f" ({report['reason']})" if report.get("reason") else "")]
+    reason = report.get("reason") if report["status"] == "pass" else verdict_reason(report)
+    out = [f"suite {report['suite']['name']}: {report['status'].upper()}" + (f" ({reason})" if reason else "")]
     results = report["results"]
     if results:
         models = list(dict.fromkeys(r["model"] for r in results))
         keys = list(dict.fromkeys(r["key"] for r in results))
-        cell = {(r["model"], r["key"]): fmt(r["value"]) for r in results}
+        cell = {(r["model"], r["key"]): _cell(r) for r in results}
         rows = [["model"] + keys] + [[m] + [cell.get((m, k), "") for k in keys] for m in models]
         out += ["", table(rows)]
+        footnotes = result_footnotes(results)
+        if footnotes:
+            out += [""] + footnotes
     if report["thresholds"]:
         out.append("")
         for t in report["thresholds"]:
             bound = f">= {t['min']}" if "min" in t else f"<= {t['max']}"
             mark = "ok  " if t["passed"] else "FAIL"
-            out.append(f"{mark} {t['model']} {t['metric']} = {fmt(t['value'])} (needs {bound})")
+            value = value_text(t)
+            out.append(f"{mark} {t['model']} {t['metric']} = {value} (needs {bound})")
     out += ["", f"report: {run_dir}/report.json (also report.md, report.html; signed in attestation.dsse.json)"]
     return "\n".join(out)

@@ -160,6 +160,7 @@ def test_psnr_of_identical_images_is_plus_infinity_and_passes(tmp_path):
     result = next(r for r in report["results"] if r["key"] == "psnr")
     assert result["value"] is None and result["nonfinite"] == "+inf"
     assert report["thresholds"][0]["passed"] and report["thresholds"][0]["nonfinite"] == "+inf"
+    assert "inf" in proc.stdout
 
 
 def test_set_level_metric_on_one_sample_is_not_measured(tmp_path):

@@ -55,10 +55,10 @@ def test_a_biased_statistic_gets_a_bias_corrected_interval_around_its_value():
     # the raw percentiles lie above the value; the shifted interval keeps their width.
     x, y = gaussian_sets(30, m=40, d=256)
     state = fs.FeatureState(outputs=[x], targets=[y])
-    value = fs.FID().compute(state)["fid"]
-    raw_low, raw_high, median = sb.set_bootstrap(fs.FID().set_resampler(state), resamples=50, seed=0)
+    value = fs.FID(weights="random").compute(state)["fid"]
+    raw_low, raw_high, median = sb.set_bootstrap(fs.FID(weights="random").set_resampler(state), resamples=50, seed=0)
     assert raw_low > value  # what an uncorrected percentile interval would report
-    fields = sb.set_interval_fields(fs.FID(), state, resamples=50, seed=0)
+    fields = sb.set_interval_fields(fs.FID(weights="random"), state, resamples=50, seed=0)
     assert fields["ci_low"] < value < fields["ci_high"]
     assert fields["ci_high"] - fields["ci_low"] == pytest.approx(raw_high - raw_low, rel=1e-9)
     assert f"{median - value:+.4g}" in fields["ci_note"]
@@ -120,7 +120,7 @@ def test_vendi_of_a_resample_counts_duplicates_as_weight():
 
 def test_inception_score_resampler_recomputes_the_score():
     logits = np.random.default_rng(4).normal(0, 3, size=(40, 1008))
-    metric = fs.InceptionScore(splits=4)
+    metric = fs.InceptionScore(weights="random", splits=4)
     resampler = metric.set_resampler(fs.FeatureState(outputs=[logits]))
     assert resampler.value(np.arange(40)) == pytest.approx(fs.inception_score_from_logits(logits, 4)[0])
     assert not resampler.fixed_reference
@@ -137,13 +137,13 @@ def test_caps_give_reasons(monkeypatch):
     assert "at least 10" in sb.set_bootstrap(resampler, resamples=5, seed=0).reason
     monkeypatch.setattr(resampling, "MAX_SET_FLOATS", 100)
     x, y = gaussian_sets(20, m=20)
-    kid = fs.KID()
+    kid = fs.KID(weights="random")
     assert "MiB (cap" in kid.set_resampler(fs.FeatureState(outputs=[x], targets=[y])).reason
 
 
 def test_interval_fields_say_what_was_resampled():
     x, y = gaussian_sets(60, m=80, d=8)
-    fid = fs.FID()
+    fid = fs.FID(weights="random")
     fields = sb.set_interval_fields(fid, fs.FeatureState(outputs=[x], targets=[y]), resamples=50, seed=0)
     assert fields["ci_low"] < fields["ci_high"]
     assert fields["ci_method"] == "set-bootstrap" and fields["ci_resamples"] == 50

@@ -14,6 +14,7 @@ independent draws), up to `MAX_SET_FLOATS`; the reference statistics stay fixed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class FAD:
     name = "fad"
     modality = "audio"
     higher_is_better = False
+    value_range = (0.0, math.inf)
     set_level = True
 
     def __init__(self, embedding: str = "logmel", embedding_sha256: str | None = None):

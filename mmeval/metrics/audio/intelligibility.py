@@ -61,6 +61,7 @@ class PESQ(_PairedAudio):
     """
 
     name = "pesq"
+    value_range = (-0.5, 4.64)  # P.862 raw narrow-band floor to the wide-band MOS-LQO ceiling
 
     def __init__(self, mode: Literal["wb", "nb"] = "wb"):
         self.mode = mode
@@ -85,6 +86,7 @@ class STOI(_PairedAudio):
     """
 
     name = "stoi"
+    value_range = (-1.0, 1.0)  # a mean correlation; [0, 1] in practice
 
     def __init__(self, extended: bool = False):
         self.extended = extended

@@ -106,6 +106,7 @@ class AudioSimilarity:
     name = "audio_similarity"
     modality = "audio"
     higher_is_better = True
+    value_range = (0.0, 1.0)
 
     def __init__(self, max_shift_ms: float = 50.0, floor_db: float = 50.0):
         self.max_shift_ms, self.floor_db = max_shift_ms, floor_db

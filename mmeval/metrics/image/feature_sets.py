@@ -12,6 +12,7 @@ a set-level bootstrap over the outputs with the reference features held fixed.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,7 +26,7 @@ from ...fsutil import sha256_file
 from ..base import check_lengths, fingerprint
 from ..frechet import GaussianTarget, ReweightedFrechet, features_distance
 from ..resampling import NotResampled, ResampledRows, SetResampler, memory_limit
-from .inception import PREPROCESS, image_features, weights_tag
+from .inception import PREPROCESS, RANDOM, image_features, resolve_weights, weights_tag
 
 
 @dataclass
@@ -45,10 +46,19 @@ class _InceptionSetMetric:
     uses_targets = True
     logits = False
 
-    def __init__(self, weights: str = "random", batch_size: int = 32):
+    def __init__(self, weights: str | None = None, batch_size: int = 32):
+        # The published weights unless `weights: random` is asked for by name; a missing
+        # file fails here, when the suite loads, before any model runs.
+        if weights != RANDOM:
+            resolve_weights(weights)
         self.weights = weights
         self.batch_size = batch_size
         self.cache = ArrayCache()
+
+    @property
+    def not_comparable(self) -> str | None:
+        """Why the value must not be compared with published numbers, or None."""
+        return "random weights" if self.weights == RANDOM else None
 
     def _features(self, images: Sequence[Any]) -> np.ndarray:
         return image_features(list(images), self.weights, self.batch_size, logits=self.logits)
@@ -76,10 +86,14 @@ class _InceptionSetMetric:
         parts = list(state.targets)
         if state.target_files:
             files = sorted(state.target_files)  # a set: order does not matter
-            key = cache_key(self.fingerprint(), (sha for sha, _ in files))
+            key = cache_key(self._cache_fingerprint(), (sha for sha, _ in files))
             cached = self.cache.get_or_compute(key, lambda: {"features": self._features([Path(p) for _, p in files])})
             parts.append(cached["features"])
         return np.concatenate(parts) if parts else np.zeros((0, 2048))
+
+    def _cache_fingerprint(self) -> str:
+        """What the cached reference features are keyed by: fixed at construction."""
+        return self.fingerprint()
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, net="pytorch-fid-inception-v3", layer="logits" if self.logits else "pool3-2048", weights=weights_tag(self.weights), preprocess=PREPROCESS)
@@ -94,6 +108,7 @@ class FID(_InceptionSetMetric):
 
     name = "fid"
     higher_is_better = False
+    value_range = (0.0, math.inf)
 
     def compute(self, state: FeatureState) -> dict[str, float]:
         outputs, targets = self._output_features(state), self._target_features(state)
@@ -168,44 +183,83 @@ class ResampledPolyMMD:
         return float(within_outputs + within_targets - 2.0 * (w @ cross) / n)
 
 
+def kid_subset_size(requested: int, smaller_set: int) -> int:
+    """The subset size KID uses: `requested`, or half the smaller set when `requested` would
+    take the whole set. Subsets as large as the set are all the same set (the permutation
+    changes only the order), so `kid_std` would be 0 and say nothing; torchmetrics takes
+    such a size silently, and the KID paper (Bińkowski et al. 2018) draws subsets far
+    smaller than the set (1000 of 10000+)."""
+    if requested < smaller_set:
+        return requested
+    return max(2, smaller_set // 2)
+
+
 class KID(_InceptionSetMetric):
     """Kernel Inception distance: mean and std of unbiased polynomial MMD² over random subsets.
 
     Keeps every feature vector (8 kB per image and side). Example: `- use: kid` with
-    `args: {subsets: 100, subset_size: 1000}` (sizes shrink to the smaller set).
+    `args: {subsets: 100, subset_size: 1000}`; a `subset_size` at least the smaller set's
+    size becomes half of it (`kid_subset_size`), with a warning and a `note` on the result.
+    The unbiased estimate can be negative, so its range is unbounded.
     """
 
     name = "kid"
     higher_is_better = False
 
-    def __init__(self, weights: str = "random", batch_size: int = 32, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
+    def __init__(self, weights: str | None = None, batch_size: int = 32, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
         super().__init__(weights, batch_size)
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
+        self.note: str | None = None  # set by compute when the subset size was changed
+        self._used_size = subset_size
+        self._warned = False
 
     def compute(self, state: FeatureState) -> dict[str, float]:
         outputs = self._output_features(state)
         targets = self._target_features(state)
-        size = min(self.subset_size, len(outputs), len(targets))
-        if size < 2:
+        smaller = min(len(outputs), len(targets))
+        size = kid_subset_size(self.subset_size, smaller)
+        self.note = None
+        if smaller >= 2:
+            self._used_size = size
+        if size != self.subset_size and smaller >= 2:
+            self.note = (f"subset_size {self.subset_size} >= {smaller} images would make every subset the whole set; "
+                         f"used {size} (half the smaller set)")
+            if not self._warned:  # once per metric, not once per model
+                sys.stderr.write(f"warning: kid: {self.note}\n")
+                self._warned = True
+        if smaller < 2 or size < 2:
             return {self.name: float("nan"), "std": float("nan")}
         rng = np.random.default_rng(self.seed)
         values = [
             poly_mmd(outputs[rng.permutation(len(outputs))[:size]], targets[rng.permutation(len(targets))[:size]])
             for _ in range(self.subsets)
         ]
-        return {self.name: float(np.mean(values)), "std": float(np.std(values))}
+        result = {self.name: float(np.mean(values)), "std": float(np.std(values))}
+        self._computed = (state, result[self.name])
+        return result
 
     def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
         """Output features resampled, targets fixed. A replicate is the full-set unbiased
-        MMD², which the subset mean estimates; with `subset_size` >= both set sizes and
-        equal sizes the point estimate is that same full-set value."""
+        MMD², which the subset mean estimates."""
         outputs, targets = self._output_features(state), self._target_features(state)
         if len(outputs) < 2 or len(targets) < 2:
             return NotResampled("fewer than 2 images on a side")
         kernel_floats = len(outputs) ** 2 + 1024 * (len(outputs) + len(targets))  # n x n kept, 1024-row blocks
-        return memory_limit(kernel_floats) or ResampledPolyMMD(outputs, targets)
+        limited = memory_limit(kernel_floats)
+        if limited:
+            return limited
+        resampler = ResampledPolyMMD(outputs, targets)
+        # The reported KID is a subset mean, not the full-set replicate statistic: the
+        # interval is centred on what the report shows (compute just ran on this state).
+        computed = getattr(self, "_computed", None)
+        resampler.reported = computed[1] if computed and computed[0] is state else self.compute(state)[self.name]
+        return resampler
 
     def fingerprint(self) -> str:
+        # After compute: the size it used (a shrunk subset size is a different statistic).
+        return super().fingerprint() + f"|subsets:{self.subsets}|subset_size:{self._used_size}|seed:{self.seed}"
+
+    def _cache_fingerprint(self) -> str:
         return super().fingerprint() + f"|subsets:{self.subsets}|subset_size:{self.subset_size}|seed:{self.seed}"
 
 
@@ -232,10 +286,11 @@ class InceptionScore(_InceptionSetMetric):
 
     name = "inception_score"
     higher_is_better = True
+    value_range = (1.0, 1008.0)  # exp(KL) over Inception's 1008 classes
     uses_targets = False
     logits = True
 
-    def __init__(self, weights: str = "random", batch_size: int = 32, splits: int = 10):
+    def __init__(self, weights: str | None = None, batch_size: int = 32, splits: int = 10):
         super().__init__(weights, batch_size)
         self.splits = splits
 

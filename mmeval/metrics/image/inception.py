@@ -30,6 +30,7 @@ WEIGHTS_SHA256_PREFIX = "6726825d"
 WEIGHTS_SHA256 = os.environ.get("MMEVAL_INCEPTION_SHA256", "")
 PREPROCESS = "rgb01-bilinear299-noantialias-scale11"
 RANDOM_SEED = 0
+RANDOM = "random"  # `weights: random`: seeded random weights, never comparable with published values
 
 
 def _search_paths(weights: str | None) -> list[Path]:
@@ -55,11 +56,22 @@ def resolve_weights(weights: str | None) -> tuple[Path, str]:
             f"Inception weights {WEIGHTS_FILE} not found (looked in: {looked}); put the file in "
             f"$MMEVAL_WEIGHTS_DIR or pass `weights: PATH`, or use `weights: random` for a non-comparable smoke run"
         )
-    digest = sha256_file(found)
+    digest = _digest(found)
     expected_ok = digest == WEIGHTS_SHA256 if WEIGHTS_SHA256 else digest.startswith(WEIGHTS_SHA256_PREFIX)
     if not expected_ok:
         raise IntegrityError(f"{found}: sha256 {digest[:16]}… does not match the published Inception weights")
     return found, digest
+
+
+def _digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    # ~100 MB: hashed once per file version, not at load, fingerprint and network build each.
+    return sha256_file(Path(path))
 
 
 def weights_tag(weights: str | None) -> str:
@@ -129,7 +141,7 @@ def image_batch(images: Sequence[Any]) -> Any:
     return torch.cat(tensors)
 
 
-def image_features(images: Sequence[Any], weights: str | None = "random", batch_size: int = 32, logits: bool = False) -> np.ndarray:
+def image_features(images: Sequence[Any], weights: str | None = None, batch_size: int = 32, logits: bool = False) -> np.ndarray:
     """Pool3 features (N, 2048), or Inception logits (N, 1008) with `logits=True`, as float64."""
     import torch
 

@@ -89,6 +89,7 @@ class SSIM(_PairedMean):
     """
 
     name = "ssim"
+    value_range = (-1.0, 1.0)
 
     def _score(self, a: np.ndarray, b: np.ndarray) -> float:
         return ssim_pair(a, b)
@@ -104,6 +105,7 @@ class PSNR(_PairedMean):
     """
 
     name = "psnr"
+    value_range = (0.0, math.inf)  # images in [0, 1]: MSE <= 1
 
     def _score(self, a: np.ndarray, b: np.ndarray) -> float:
         return psnr_pair(a, b)

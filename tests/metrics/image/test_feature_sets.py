@@ -75,10 +75,10 @@ def image_set(tmp_path_factory):
 
 def test_fid_of_a_set_with_itself_is_zero_and_batching_does_not_matter(image_set, monkeypatch, tmp_path):
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
-    features = image_features(image_set)
+    features = image_features(image_set, "random")
     trace = np.trace(GaussianStats.of(features).cov)
     for batch in (12, 5):
-        metric = fs.FID(batch_size=4)
+        metric = fs.FID(weights="random", batch_size=4)
         state = metric.init()
         for i in range(0, 12, batch):
             state = metric.update(state, image_set[i : i + batch], image_set[i : i + batch])
@@ -90,26 +90,30 @@ def test_fid_and_kid_equal_reference_math_on_same_features(image_set, monkeypatc
 
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     outs, refs = image_set[:6], image_set[6:]
-    fo, fr = image_features(outs), image_features(refs)
-    fid = fs.FID()
+    fo, fr = image_features(outs, "random"), image_features(refs, "random")
+    fid = fs.FID(weights="random")
     value = fid.compute(fid.update(fid.init(), outs, refs))["fid"]
     expected = calculate_frechet_distance(fo.mean(0), np.cov(fo, rowvar=False), fr.mean(0), np.cov(fr, rowvar=False))
     assert value == pytest.approx(expected, rel=1e-6)
-    kid = fs.KID(subsets=1, subset_size=6)
-    assert kid.compute(kid.update(kid.init(), outs, refs))["kid"] == pytest.approx(fs.poly_mmd(fo, fr), rel=1e-6)
+    kid = fs.KID(weights="random", subsets=1, subset_size=5)
+    rng = np.random.default_rng(0)  # KID's own draw of one subset per side
+    picked_outputs, picked_targets = rng.permutation(6)[:5], rng.permutation(6)[:5]
+    by_content = sorted(range(6), key=lambda i: fs.sha256_file(refs[i]))  # reference files form a set, sorted by hash
+    expected_kid = fs.poly_mmd(fo[picked_outputs], fr[by_content][picked_targets])
+    assert kid.compute(kid.update(kid.init(), outs, refs))["kid"] == pytest.approx(expected_kid, rel=1e-6)
 
 
 def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path):
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     outputs = [np.zeros((40, 40, 3), np.uint8)] * 12
-    first = fs.FID()
+    first = fs.FID(weights="random")
     expected = first.compute(first.update(first.init(), outputs, image_set))["fid"]
     assert first.cache.misses == 1
 
     calls = []
     real = fs.image_features
     monkeypatch.setattr(fs, "image_features", lambda images, *a, **k: calls.append(len(images)) or real(images, *a, **k))
-    second = fs.FID()
+    second = fs.FID(weights="random")
     state = second.update(second.init(), outputs, image_set)
     calls.clear()  # only the reference side is under test: the outputs were just embedded
     assert second.compute(state)["fid"] == expected
@@ -117,7 +121,8 @@ def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path
 
 
 def test_random_weights_are_labelled():
-    assert "weights:random-seed0" in fs.FID().fingerprint()
+    metric = fs.FID(weights="random")
+    assert "weights:random-seed0" in metric.fingerprint() and metric.not_comparable == "random weights"
 
 
 def test_missing_and_wrong_weights(tmp_path, monkeypatch):
