@@ -5,10 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
-from contextlib import contextmanager
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +30,6 @@ def write_json(path: Path, obj: Any, mode: int = 0o644) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode(), mode)
 
 
-@contextmanager
-def staged_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `final`; on success it replaces `final` in one rename.
-
-    On any error the temporary folder is removed, so no half-written run is left behind.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if final.exists():
-        old = final.with_name(f".{final.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -65,8 +39,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def safe_stem(sample_id: str) -> str:
-    """A file name stem for a sample id; ids that needed changes get a hash suffix so
-    distinct ids stay distinct ("a/b" vs "a_b")."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sample_id)
-    return safe if safe == sample_id else f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}"
+def safe_stem(name: str) -> str:
+    """One path component for a name from a suite or dataset (sample id, model name):
+    never a separator, never `.`/`..` or a hidden name, never empty. Names that needed
+    changes get a hash suffix so distinct names stay distinct ("a/b" vs "a_b")."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120] or "_"
+    if safe.startswith("."):  # ".." climbs out of a folder; ".x" hides a file
+        safe = "_" + safe[1:]
+    return safe if safe == name else f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

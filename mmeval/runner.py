@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from .data import Dataset, Sample
 from .efficiency import EfficiencyTracker
 from .errors import InputError, MmevalError
-from .fsutil import staged_directory, write_atomic, write_json
+from .fsutil import write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
 from .progress import Progress
 from .runinfo import environment, utc_now
+from .staging import staged_directory
 from .suite import BoundMetric, Suite, load_suite, result_key
 
 REPORT_FORMAT_VERSION = 1
@@ -104,6 +105,7 @@ def run(
     progress: bool = True,
     extras: dict[str, Any] | None = None,
     reuse_outputs: bool = False,
+    force: bool = False,
 ) -> RunResult:
     """Run a suite end to end and write its report to `out` (atomically).
 
@@ -116,7 +118,7 @@ def run(
     and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
     """
     with _exits_are_failures():
-        return _run(suite_path, out, progress=progress, extras=extras, reuse_outputs=reuse_outputs)
+        return _run(suite_path, out, progress=progress, extras=extras, reuse_outputs=reuse_outputs, force=force)
 
 
 @contextmanager
@@ -130,7 +132,7 @@ def _exits_are_failures() -> Iterator[None]:
 
 
 def _run(
-    suite_path: str | Path, out: Path | None, *, progress: bool, extras: dict[str, Any] | None, reuse_outputs: bool
+    suite_path: str | Path, out: Path | None, *, progress: bool, extras: dict[str, Any] | None, reuse_outputs: bool, force: bool
 ) -> RunResult:
     started = utc_now()
     suite = load_suite(suite_path)
@@ -141,7 +143,7 @@ def _run(
             check(dataset.ids)
     run_dir = out or default_run_dir(suite.name)
     run_id = uuid.uuid4().hex
-    with staged_directory(run_dir) as staging:
+    with staged_directory(run_dir, replace=force) as staging:
         ctx = GateContext(suite.name, suite.sha256, run_id, staging, suite.spec.seed, dict(extras or {}))
         observers = default_observers(suite, ctx)
         for name, adapter in suite.models.items():
@@ -275,8 +277,11 @@ def _generate(
             else:
                 with efficiency.measure(name, len(todo)):
                     outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
-        except MmevalError as exc:
-            raise type(exc)(f"model {name!r}: {exc}") from None
+        except MmevalError as exc:  # same error, same traceback, now naming the model
+            exc.args = (f"model {name!r}: {exc}",)
+            raise
+        except Exception as exc:  # the adapter's own failure; --debug shows its traceback (chained)
+            raise InputError(f"model {name!r} failed: {type(exc).__name__}: {exc}") from exc
         if len(outputs) != len(todo):
             raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(todo)} inputs")
         if cache is not None:

@@ -10,7 +10,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -49,9 +49,13 @@ class ThresholdSpec(_Strict):
         return self
 
 
+# Seeds feed numpy's default_rng (non-negative only) and torch generators (63 bits here).
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
 class BootstrapSpec(_Strict):
     resamples: int | None = Field(default=None, ge=0, le=100000)  # None: 1000 (50 for set-level metrics); 0: off
-    seed: int | None = None  # default: the suite seed
+    seed: Seed | None = None  # default: the suite seed
 
 
 class DatasetSpec(_Strict):
@@ -62,7 +66,7 @@ class SuiteSpec(_Strict):
     version: int
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     batch_size: int = Field(default=32, ge=1, le=65536)
     dataset: DatasetSpec
     models: dict[str, PluginSpec] = Field(min_length=1)
@@ -189,6 +193,9 @@ def _did_you_mean(name: str, choices: Any, kind: str) -> str:
 
 def _check_references(spec: SuiteSpec, where: str) -> None:
     """Every model a metric or threshold names exists, and metric labels are unique."""
+    for name in spec.models:
+        if not name.strip() or name.startswith(".") or any(c in name for c in "/\\\0"):
+            raise SpecError(f"{where}: models: model name {name!r} must not be empty, start with '.' or contain a path separator")
     labels: set[str] = set()
     for i, m in enumerate(spec.metrics):
         label = m.name or m.use

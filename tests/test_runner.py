@@ -102,10 +102,10 @@ def test_blocking_gate_gives_blocked_status(tmp_path):
     assert "example.com" not in (tmp_path / "run" / "report.json").read_text()
 
 
-def test_rerun_into_same_out_replaces_atomically(tmp_path):
+def test_rerun_into_same_out_replaces_atomically_with_force(tmp_path):
     path = write_suite(tmp_path, base_suite())
     first = run(path, tmp_path / "run", progress=False).report["run_id"]
-    second = run(path, tmp_path / "run", progress=False).report["run_id"]
+    second = run(path, tmp_path / "run", progress=False, force=True).report["run_id"]
     assert first != second
     assert json.loads((tmp_path / "run" / "report.json").read_text())["run_id"] == second
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl", "out.jsonl", "run", "suite.yaml"]

@@ -61,8 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import MmevalError
 
     args.debug = getattr(args, "debug", False)
+    _terminate_like_interrupt()
     try:
-        return int(importlib.import_module(args._module).main(args))
+        code = int(importlib.import_module(args._module).main(args))
+        _flush_stdout()  # here, not at exit: a closed pipe or a full disk is then reported below
+        return code
     except MmevalError as exc:
         if args.debug:
             raise
@@ -71,11 +74,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
+    except BrokenPipeError:  # `mmeval ... | head`: the reader has all it wanted
+        if args.debug:
+            raise
+        _discard_stdout()
+        return 141  # 128 + SIGPIPE, what shells report for coreutils in the same spot
+    except OSError as exc:  # disk full, permissions, ...: the user's to fix, not a bug
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {_one_line(_os_error(exc))}\n")
+        return 2
     except Exception as exc:  # a bug: still one line, but say how to see more
         if args.debug:
             raise
         sys.stderr.write(f"error: internal error ({type(exc).__name__}: {_one_line(str(exc))}); rerun with --debug\n")
         return 2
+
+
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (CI cancelling a job, `kill`) unwinds like Ctrl-C, so partial output folders
+    and plaintext are cleaned up on the way out (staging.py) instead of left behind."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        exc.filename = exc.filename or "<stdout>"
+        _discard_stdout()
+        raise
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's own flush at exit fails no more
+    (the recipe in Python's `signal` docs, "Note on SIGPIPE")."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout without a file descriptor (captured)
+        pass
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError: what went wrong and the file it happened to."""
+    import errno
+
+    where = exc.filename
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "disk full" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+        return f"{what} writing {where}" if where is not None else f"{what} ({exc.strerror})"
+    text = exc.strerror or _one_line(str(exc)) or type(exc).__name__
+    if where is not None:
+        text += f": {where}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    return text
 
 
 def _one_line(text: str) -> str:

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="folder of generated content to audit")
     parser.add_argument("--json", action="store_true", help="print the audit report as JSON")
     parser.add_argument("--out", type=Path, help="where to write the signed audit (default: reports/audit/<UTC time>/)")
+    parser.add_argument("--force", action="store_true", help="replace an earlier mmeval output at --out")
     parser.add_argument("--public-key", type=Path, help="trusted manifest signer, PEM (default: the key ring's)")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder of the text generator (default: reference text model)")
     add_access_arguments(parser)
@@ -29,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..fsutil import staged_directory, write_json
+    from ..fsutil import write_json
+    from ..staging import staged_directory
     from ..provenance.audit import AuditRules, Auditor
     from ..provenance.files import WatermarkKeys
     from ..provenance.manifest import trusted_signers
@@ -50,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     report = auditor.audit(args.folder)
     report.update(started=utc_now(), principal=principal, pii_detector=auditor.describe_pii())
     out = args.out or Path("reports") / "audit" / utc_now().replace(":", "").replace("-", "")
-    with staged_directory(out) as staging:  # the audit appears whole and signed, or not at all
+    with staged_directory(out, replace=args.force) as staging:  # the audit appears whole and signed, or not at all
         write_json(staging / "audit.json", report)
         # Signed like a run, with the same key, so `mmeval verify OUT` checks it.
         sign_run(staging, {"status": report["status"], "run_id": None, "suite": {"name": "audit", "path": str(args.folder)}})

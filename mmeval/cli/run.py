@@ -1,4 +1,4 @@
-"""`mmeval run SUITE [--out DIR] [--reuse-outputs] [--principal P] [--policy FILE] [--keyring FILE]`.
+"""`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--principal P] [--policy FILE] [--keyring FILE]`.
 
 Before anything runs, the principal must hold `run` on the suite name (policy.py);
 the decision, run start/end and each gate's decisions go to the audit log. With a key
@@ -18,7 +18,8 @@ from ._access import add_access_arguments, authorize_args
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", type=Path, help="suite YAML file")
-    parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/)")
+    parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/); must be new, empty, or an earlier run (with --force)")
+    parser.add_argument("--force", action="store_true", help="replace an earlier mmeval run at --out")
     parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the run (default: $MMEVAL_SIGNING_KEY, else a per-user key)")
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
     parser.add_argument(
@@ -60,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
     log = AuditLog.default()
     log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None)
     try:
-        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs)
+        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force)
     except BaseException as exc:
         log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__)
         raise

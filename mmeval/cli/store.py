@@ -9,6 +9,7 @@ files (mode 0600) with their provenance manifests beside them, ready for
 from __future__ import annotations
 
 import argparse
+import re
 import json
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def _export(run_dir: Path, values: dict, out: Path) -> list[Path]:
         output = value.get("output") if isinstance(value, dict) else None
         if not (isinstance(output, dict) and "bytes_b64" in output):
             continue  # text and numbers are printed by plain `get`
-        model = str(value.get("model"))
-        name = safe_stem(str(value.get("sample_id"))) + str(output.get("media", ""))
+        model = safe_stem(str(value.get("model")))
+        suffix = str(output.get("media", ""))
+        suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ".bin"  # never a path
+        name = safe_stem(str(value.get("sample_id"))) + suffix
         target = out / model / name
         write_atomic(target, base64.b64decode(output["bytes_b64"]), mode=0o600)
         signed = manifest_path(run_dir / "outputs" / model / name)

@@ -75,7 +75,7 @@ class ProvenanceGate:
         modality = "text" if isinstance(item.output, str) else modality_of(Path(item.output)) if isinstance(item.output, Path) else None
         try:
             if isinstance(item.output, str):
-                manifest = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt.manifest.json"
+                manifest = Path(ctx.run_dir) / "provenance" / safe_stem(item.model) / f"{safe_stem(item.id)}.txt.manifest.json"
                 if manifest.exists():
                     verify_asset(item.output.encode(), verify_claim(read_manifest(manifest), self._trusted, str(manifest)), item.id)
                 detection = detect_value(item.output, self._keys, load_tokenizer(self._tokenizer_dirs.get(item.model)), self.alpha)

@@ -100,7 +100,7 @@ class WatermarkGate:
         tokenizer = load_tokenizer(self._tokenizer_dirs[item.model])
         detection = detect_value(item.output, self._keys, tokenizer, gamma=self.gamma)
         self._counts[(item.model, "text", detection.detected)] += 1
-        target = Path(ctx.run_dir) / "provenance" / item.model / f"{safe_stem(item.id)}.txt"
+        target = Path(ctx.run_dir) / "provenance" / safe_stem(item.model) / f"{safe_stem(item.id)}.txt"
         self._sign(item.output.encode(), target, "text", item.model, ctx, media_type="text/plain")
         if detection.detected:
             return item.output, None
@@ -116,7 +116,7 @@ class WatermarkGate:
         modality = modality_of(item.output) or ""
         data = embed_bytes(item.output, self._keys)
         inside = item.output.resolve().is_relative_to(run_dir.resolve())
-        target = item.output if inside else run_dir / "outputs" / item.model / f"{safe_stem(item.id)}{item.output.suffix}"
+        target = item.output if inside else run_dir / "outputs" / safe_stem(item.model) / f"{safe_stem(item.id)}{item.output.suffix}"
         write_atomic(target, data)
         # Measured, not assumed: what a detector finds in the file as written.
         self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1

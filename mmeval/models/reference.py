@@ -138,7 +138,9 @@ class ReferenceGenerator:
 
     def bind(self, ctx: Any, model: str = "reference") -> None:
         """Media outputs go to `<run dir>/outputs/<model>/`."""
-        self._out_dir = Path(ctx.run_dir) / "outputs" / model
+        from ..fsutil import safe_stem
+
+        self._out_dir = Path(ctx.run_dir) / "outputs" / safe_stem(model)  # a model name is never a path
 
     def fingerprint(self) -> str:
         digests = ",".join(f"{m}:{self._digests[m][:16]}" for m in self._modalities())

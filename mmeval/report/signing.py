@@ -9,6 +9,8 @@ rechecks each one and names the first that does not match.
 
 Keys: `$MMEVAL_SIGNING_KEY` (a PEM Ed25519 private key) or a per-user key created 0600
 on first use under `$MMEVAL_HOME` (default `~/.config/mmeval`). Keys never live in a repo.
+Only signing creates a key; verifying reads one or fails. A key file that other users may
+read or change (any group/other permission bit) is refused, as the key ring is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +51,49 @@ def key_id(public_key: Any) -> str:
     return "ed25519:" + hashlib.sha256(raw).hexdigest()[:32]
 
 
+def signing_key_path(path: Path | None = None) -> tuple[Path, bool]:
+    """Where the signing key is, and whether the user named it (a named key is never created)."""
+    explicit = path or (Path(os.environ["MMEVAL_SIGNING_KEY"]) if os.environ.get("MMEVAL_SIGNING_KEY") else None)
+    return (explicit, True) if explicit else (mmeval_home() / "signing-key.pem", False)
+
+
 def load_signing_key(path: Path | None = None) -> Any:
     """The Ed25519 private key to sign with; a per-user key is created on first use."""
+    target, explicit = signing_key_path(path)
+    if not explicit and not target.exists():
+        return _create_signing_key(target)
+    return read_signing_key(target)
+
+
+def _create_signing_key(target: Path) -> Any:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    explicit = path or (Path(os.environ["MMEVAL_SIGNING_KEY"]) if os.environ.get("MMEVAL_SIGNING_KEY") else None)
-    target = explicit or mmeval_home() / "signing-key.pem"
-    if not target.exists():
-        if explicit:
-            raise InputError(f"signing key {target} not found")
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(target, pem, mode=0o600)
-        write_atomic(target.with_suffix(".pub.pem"), public_pem(key.public_key()))
-        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(target, pem, mode=0o600)
+    write_atomic(target.with_suffix(".pub.pem"), public_pem(key.public_key()))
+    return key
+
+
+def read_signing_key(path: Path) -> Any:
+    """An existing Ed25519 private key; creates nothing, refuses a file others may open."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
-        key = serialization.load_pem_private_key(target.read_bytes(), password=None)
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"signing key {path} not found") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InputError(f"signing key {path} is open to other users (mode {oct(mode & 0o777)}); run: chmod 600 {path}")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):
-        raise InputError(f"signing key {target} is not an unencrypted PEM private key") from None
+        raise InputError(f"signing key {path} is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(f"signing key {target} is not an Ed25519 key")
+        raise InputError(f"signing key {path} is not an Ed25519 key")
     return key
 
 
@@ -155,9 +179,13 @@ def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> P
 
 
 def trusted_keys(public_key_path: Path | None) -> list[Any]:
+    """The keys a run may be signed with: `--key`, else your own signing key (never created here)."""
     if public_key_path is not None:
         return [load_public_key(public_key_path)]
-    return [load_signing_key().public_key()]
+    own, explicit = signing_key_path()
+    if not explicit and not own.exists():
+        raise InputError(f"no key to verify with: {own} does not exist; pass --key PUBKEY (the signer's public key)")
+    return [read_signing_key(own).public_key()]
 
 
 def verify_run(run_dir: Path, public_key_path: Path | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mmeval.errors import InputError
 from mmeval.registry import MODELS
 from mmeval.runner import run
 from tests.models.helpers import runnable_copy, values
@@ -80,7 +81,7 @@ def test_crashed_run_resumes_with_the_same_values(repo, clean, tmp_path, monkeyp
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path / "cache"))
     suite = _release_suite(repo, tmp_path, "counting-reference")
     CountingReference.generated, CountingReference.fail_after = [], 3
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(InputError, match="model .reference. failed: RuntimeError: simulated crash"):
         run(suite, tmp_path / "crashed", progress=False)
     assert not (tmp_path / "crashed").exists()  # no half-written report
     done_before, generated_before = set(CountingReference.generated), len(CountingReference.generated)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...errors import InputError
 from ...media.image import load_pair
 from ..base import check_lengths, fingerprint
 
@@ -35,7 +37,7 @@ def ssim_pair(a: np.ndarray, b: np.ndarray) -> float:
     import torch.nn.functional as F
 
     if min(a.shape[:2]) < 2 * RADIUS + 1:
-        raise ValueError(f"images must be at least {2 * RADIUS + 1} pixels on each side for SSIM")
+        raise InputError(f"image is {a.shape[1]}x{a.shape[0]} px; SSIM needs at least {2 * RADIUS + 1} px on each side (its window)")
     device = _device()
     # float32 maps agree with scikit-image's float64 to ~1e-8 and run twice as fast.
     x = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32)).to(device)
@@ -59,6 +61,10 @@ def psnr_pair(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
+def _describe(item: Any) -> str:
+    return str(item) if isinstance(item, (str, Path)) else "(array)"
+
+
 class _PairedMean:
     modality = "image"
     higher_is_better = True
@@ -72,7 +78,13 @@ class _PairedMean:
 
     def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
         check_lengths(outputs, targets)
-        scores = [self._score(*load_pair(o, t)) for o, t in zip(outputs, targets)]
+        scores = []
+        for o, t in zip(outputs, targets):
+            a, b = load_pair(o, t)
+            try:
+                scores.append(self._score(a, b))
+            except InputError as exc:  # say which image; the runner adds metric and model
+                raise InputError(f"output {_describe(o)}: {exc}") from None
         return (state[0] + math.fsum(scores), state[1] + len(scores))
 
     def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
