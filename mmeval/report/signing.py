@@ -19,11 +19,11 @@ import base64
 import hashlib
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, InputError
+from ..home import mmeval_home, require_private
 from ..fsutil import sha256_file, write_atomic, write_json
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -34,8 +34,6 @@ ATTESTATION = "attestation.dsse.json"
 UNSIGNED = {ATTESTATION, "signoff.dsse.json"}
 
 
-def mmeval_home() -> Path:
-    return Path(os.environ.get("MMEVAL_HOME") or Path.home() / ".config" / "mmeval")
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -83,11 +81,9 @@ def read_signing_key(path: Path) -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     try:
-        mode = path.stat().st_mode
+        require_private(path, "signing key", InputError)
     except FileNotFoundError:
         raise InputError(f"signing key {path} not found") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InputError(f"signing key {path} is open to other users (mode {oct(mode & 0o777)}); run: chmod 600 {path}")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):

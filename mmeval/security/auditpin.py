@@ -21,7 +21,7 @@ from ..runinfo import utc_now
 
 
 def pin_path() -> Path:
-    from ..report.signing import mmeval_home
+    from ..home import mmeval_home
 
     return mmeval_home() / "audit.pin"
 

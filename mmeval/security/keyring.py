@@ -17,12 +17,12 @@ import base64
 import json
 import os
 import secrets
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import IntegrityError, SpecError
+from ..home import mmeval_home, require_private
 from ..fsutil import write_atomic
 from ..runinfo import utc_now
 
@@ -32,8 +32,7 @@ KINDS = ("master", "signing", "watermark")
 
 
 def default_path() -> Path:
-    home = os.environ.get("MMEVAL_HOME") or Path.home() / ".config" / "mmeval"
-    return Path(home) / "keyring.json"
+    return mmeval_home() / "keyring.json"
 
 
 def resolve_path(explicit: str | Path | None = None) -> Path:
@@ -107,11 +106,9 @@ class KeyRing:
     def load(cls, path: Path) -> KeyRing:
         path = Path(path)
         try:
-            mode = path.stat().st_mode
+            require_private(path, "key ring", IntegrityError)
         except FileNotFoundError:
             raise SpecError(f"key ring {path} not found; create it with: mmeval keys init --keyring {path}") from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise IntegrityError(f"key ring {path} is readable by others (mode {oct(mode & 0o777)}); run: chmod 600 {path}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

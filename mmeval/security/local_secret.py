@@ -15,13 +15,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fsutil import write_atomic
+from ..home import mmeval_home, require_private
 
 SECRET_BYTES = 32
-
-
-def mmeval_home() -> Path:
-    # Same rule as report.signing.mmeval_home; kept here so security code needs no report import.
-    return Path(os.environ.get("MMEVAL_HOME") or Path.home() / ".config" / "mmeval")
 
 
 def local_secret(name: str) -> bytes:
@@ -46,14 +42,12 @@ def _create(path: Path) -> None:
 
 def _read(path: Path) -> bytes:
     try:
-        info = path.lstat()
+        info = require_private(path, "secret", InputError)
     except OSError as exc:
         raise InputError(f"secret {path}: cannot read ({exc.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"secret {path} is not a regular file; remove it and it is created again")
     if os.name == "posix":
-        if info.st_mode & 0o077:
-            raise InputError(f"secret {path} is accessible by other users (mode {info.st_mode & 0o777:04o}); run: chmod 600 {path}")
         if info.st_uid != os.getuid():
             raise InputError(f"secret {path} is owned by another user; remove it and it is created again")
     data = path.read_bytes()
