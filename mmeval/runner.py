@@ -179,8 +179,7 @@ def write_report_files(report: dict[str, Any], run_dir: Path) -> None:
 
 
 def _execute(
-    suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool,
-    reuse_outputs: bool = False,
+    suite: Suite, dataset: Dataset, ctx: GateContext, observers: list[RunObserver], progress: bool, reuse_outputs: bool
 ) -> tuple[_Scoring, _GateLog]:
     scoring = _Scoring()
     efficiency = scoring.efficiency
@@ -194,7 +193,6 @@ def _execute(
     scoring.recorder = SampleRecorder(ctx.run_dir / "records.jsonl", boot.resamples, suite.spec.seed if boot.seed is None else boot.seed, boot.resamples != 0)
     gate_log = _GateLog()
     caches = _output_caches(suite, ctx, reuse_outputs)
-    rejected_at_load = sum(cache.rejected for cache in caches.values())
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
     try:
         for batch in dataset.batches(suite.spec.batch_size):
@@ -215,13 +213,13 @@ def _execute(
             bar.update(len(batch))
     finally:
         bar.close()
-    _warn_rejected(sum(cache.rejected for cache in caches.values()) - rejected_at_load)
+    _warn_rejected(sum(cache.rejected for cache in caches.values()))  # at load and on lookup
     for cache in caches.values():  # this run finished: a later one starts afresh unless asked to reuse
         cache.mark_complete()
     return scoring, gate_log
 
 
-def _output_caches(suite: Suite, ctx: GateContext, reuse_outputs: bool = False) -> dict[str, Any]:
+def _output_caches(suite: Suite, ctx: GateContext, reuse_outputs: bool) -> dict[str, Any]:
     """Resume caches for adapters with a `fingerprint()`; a completed run's folder is
     reused only with `reuse_outputs`, else cleared (resume, not memoisation)."""
     from .models.cache import OutputCache, cache_key, cache_root, cache_secret
@@ -242,7 +240,6 @@ def _output_caches(suite: Suite, ctx: GateContext, reuse_outputs: bool = False) 
     except OSError as exc:  # resume is a convenience; never fail a run over it
         sys.stderr.write(f"warning: output cache {root} unusable ({exc.strerror}); running without resume\n")
         return {}
-    _warn_rejected(sum(cache.rejected for cache in caches.values()))
     return caches
 
 
@@ -252,9 +249,7 @@ def _warn_rejected(count: int) -> None:
                          "outside their folder (planted or edited); those outputs are generated again\n")
 
 
-def _generate(
-    name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any = None, efficiency: EfficiencyTracker | None = None
-) -> list[Any]:
+def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any, efficiency: EfficiencyTracker) -> list[Any]:
     """The batch's outputs: valid cache entries for the same input, the rest generated
     (and timed: only what is generated here counts towards efficiency)."""
     from .models.cache import MISS, input_sha256
@@ -272,11 +267,8 @@ def _generate(
     outputs: list[Any] = []
     if todo:
         try:
-            if efficiency is None:
+            with efficiency.measure(name, len(todo)):
                 outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
-            else:
-                with efficiency.measure(name, len(todo)):
-                    outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
         except MmevalError as exc:  # same error, same traceback, now naming the model
             exc.args = (f"model {name!r}: {exc}",)
             raise
@@ -286,7 +278,7 @@ def _generate(
             raise InputError(f"model {name!r} returned {len(outputs)} outputs for {len(todo)} inputs")
         if cache is not None:
             cache.put(ids, [hashes[i] for i in ids], outputs)
-    if efficiency is not None and reused:
+    if reused:
         efficiency.note_reused(name, len(reused))
     made = dict(zip(ids, outputs))
     return [made[s.id] if s.id in made else reused[s.id] for s in batch]

@@ -354,9 +354,8 @@ def _interval_text(row: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..report.summary import fmt, table
-
     from ..errors import SpecError
+    from ..report.summary import fmt, not_comparable, table
 
     if args.resamples < MIN_REPLICATES:
         raise SpecError(f"--resamples must be at least {MIN_REPLICATES} (got {args.resamples})")
@@ -367,7 +366,8 @@ def main(args: argparse.Namespace) -> int:
     else:
         out = [["model", "metric", "baseline", "candidate", "delta", "95% CI of delta", "verdict"]]
         for r in rows:
-            metric = r["metric"] + (f" [not comparable: {r['not_comparable']}]" if r.get("not_comparable") else "")
+            mark = not_comparable(r)
+            metric = r["metric"] + (f" [{mark}]" if mark else "")
             out.append([r["model"], metric, fmt(r["baseline"]), fmt(r["candidate"]), fmt(r["delta"]), _interval_text(r), r["verdict"]])
         print(table(out) if rows else "no results in common")
         for r in rows:

@@ -77,18 +77,8 @@ def main(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         print(summarize(report, str(result.run_dir)))
-        reuse_line = _reuse_line(report)
-        if reuse_line:
-            print(reuse_line)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # GitHub Actions shows this on the job page
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
     return result.exit_code
-
-
-def _reuse_line(report: dict) -> str:
-    """Says which models' outputs came from the cache: their figures were not measured now."""
-    parts = [f"{name} {m['reused']}/{m['reused'] + m['generated']}" for name, m in report.get("models", {}).items()
-             if m.get("reused")]
-    return "outputs reused from the resume cache: " + ", ".join(parts) if parts else ""

@@ -121,9 +121,8 @@ def bootstrap_interval(
             values.append(value)
     if len(values) < max(10, resamples // 2):
         return None
-    alpha = (1 - level) / 2
-    low, high = np.quantile(values, [alpha, 1 - alpha])
-    return fit_to_range(float(low), float(high), point, value_range or declared_range(metric))
+    low, high = percentile_interval(values, level)
+    return fit_to_range(low, high, point, value_range or declared_range(metric))
 
 
 def paired_replicates(

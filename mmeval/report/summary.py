@@ -95,5 +95,8 @@ def summarize(report: dict[str, Any], run_dir: str) -> str:
             mark = "ok  " if t["passed"] else "FAIL"
             value = value_text(t)
             out.append(f"{mark} {t['model']} {t['metric']} = {value} (needs {bound})")
+    reused = [f"{name} {m['reused']}/{m['reused'] + m.get('generated', 0)}" for name, m in report.get("models", {}).items() if m.get("reused")]
+    if reused:  # their efficiency figures were not measured in this run
+        out += ["", "outputs reused from the resume cache: " + ", ".join(reused)]
     out += ["", f"report: {run_dir}/report.json (also report.md, report.html; signed in attestation.dsse.json)"]
     return "\n".join(out)
