@@ -29,8 +29,10 @@ class Sample:
 
 
 def media_kind(value: Any) -> str | None:
-    """'image' or 'audio' for a resolved media path, else None."""
-    if isinstance(value, Path):
+    """'image' or 'audio' for a resolved media path or an in-memory blob, else None."""
+    from .media.blob import MediaBlob
+
+    if isinstance(value, (Path, MediaBlob)):
         return MEDIA_SUFFIXES.get(value.suffix.lower())
     return None
 

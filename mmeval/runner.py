@@ -52,17 +52,11 @@ def default_observers(suite: Suite, ctx: GateContext) -> list[RunObserver]:
         from .security.observer import StoreObserver
 
         observers.append(StoreObserver(ring, ctx.run_id, ctx.run_dir))
+    else:  # plaintext runs keep generated media as files
+        from .media.blob import MediaWriter
+
+        observers.append(MediaWriter(ctx.run_dir))
     return observers
-
-
-class _RecordsSink:
-    """Lets the records file be sealed as one store record (a JSON string value)."""
-
-    def __init__(self, store: Any):
-        self.store = store
-
-    def put(self, name: str, data: bytes) -> None:
-        self.store.put(name, data.decode("utf-8"))
 
 
 @dataclass
@@ -158,9 +152,7 @@ def _run(
         report = _report(suite, dataset, run_id, started, scoring, gate_log)
         for observer in observers:
             observer.finish(report, staging)
-        # Per-sample records go into the encrypted store when one is enabled.
-        sealed = next((o.store for o in observers if hasattr(o, "store")), None)
-        report["records"] = scoring.recorder.close(None if sealed is None else _RecordsSink(sealed))
+        report["records"] = scoring.recorder.close()
         write_report_files(report, staging)
     return RunResult(report["status"], run_dir, report)
 
@@ -190,7 +182,9 @@ def _execute(
     from .report.records import SampleRecorder
 
     boot = suite.spec.bootstrap
-    scoring.recorder = SampleRecorder(ctx.run_dir / "records.jsonl", boot.resamples, suite.spec.seed if boot.seed is None else boot.seed, boot.resamples != 0)
+    sealed = next((o.store for o in observers if hasattr(o, "store")), None)  # records are sealed as written
+    scoring.recorder = SampleRecorder(ctx.run_dir / "records.jsonl", boot.resamples, suite.spec.seed if boot.seed is None else boot.seed,
+                                      boot.resamples != 0, store=sealed)
     gate_log = _GateLog()
     caches = _output_caches(suite, ctx, reuse_outputs)
     bar = Progress(f"{suite.name}", len(dataset), enabled=progress)
@@ -245,8 +239,8 @@ def _output_caches(suite: Suite, ctx: GateContext, reuse_outputs: bool) -> dict[
 
 def _warn_rejected(count: int) -> None:
     if count:
-        sys.stderr.write(f"warning: output cache: ignored {count} entries that failed authentication or named a path "
-                         "outside their folder (planted or edited); those outputs are generated again\n")
+        sys.stderr.write(f"warning: output cache: ignored {count} batches or entries that failed authentication "
+                         "(planted, edited or sealed by someone else); those outputs are generated again\n")
 
 
 def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: Any, efficiency: EfficiencyTracker) -> list[Any]:

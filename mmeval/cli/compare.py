@@ -125,8 +125,10 @@ def _read_sealed(run: Run, name: str, parse: Any) -> tuple[list[dict[str, Any]] 
         return None, f"records of {run.path} are sealed and cannot be opened: {exc}"
     from ..security.store import RecordStore
 
+    from ..report.records import sealed_records_text
+
     store = RecordStore.open(run.path, ring)
-    text = store.get(name)
+    text = sealed_records_text(store, name)
     AuditLog.default().append("store-read", principal=principal, run_id=store.run_id, operation="compare", record_ids=[name])
     if not isinstance(text, str):
         raise InputError(f"{run.path}: sealed record {name!r} is not a records file")

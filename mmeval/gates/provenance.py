@@ -22,6 +22,7 @@ from typing import Any, Literal
 from ..errors import IntegrityError, InputError
 from .base import Decision, Finding, GateContext, GateItem
 from ..fsutil import safe_stem
+from ..media.blob import is_media, media_bytes, output_file
 from .watermark import ring_from
 
 
@@ -69,19 +70,22 @@ class ProvenanceGate:
 
     def _check(self, item: GateItem, ctx: GateContext) -> Finding | None:
         from ..provenance.files import detect_value, modality_of
-        from ..provenance.manifest import manifest_path, read_manifest, verify_asset, verify_claim, verify_manifest
+        from ..provenance.manifest import manifest_path, read_manifest, verify_asset, verify_claim
         from ..provenance.text import load_tokenizer
 
-        modality = "text" if isinstance(item.output, str) else modality_of(Path(item.output)) if isinstance(item.output, Path) else None
+        modality = "text" if isinstance(item.output, str) else modality_of(item.output) if is_media(item.output) else None
         try:
             if isinstance(item.output, str):
                 manifest = Path(ctx.run_dir) / "provenance" / safe_stem(item.model) / f"{safe_stem(item.id)}.txt.manifest.json"
                 if manifest.exists():
                     verify_asset(item.output.encode(), verify_claim(read_manifest(manifest), self._trusted, str(manifest)), item.id)
                 detection = detect_value(item.output, self._keys, load_tokenizer(self._tokenizer_dirs.get(item.model)), self.alpha)
-            elif isinstance(item.output, Path) and modality_of(item.output) in ("image", "audio"):
-                if manifest_path(item.output).exists():
-                    verify_manifest(item.output, self._trusted)
+            elif is_media(item.output) and modality in ("image", "audio"):
+                # A file's manifest sits beside it; a blob's beside where the run writes it.
+                asset = item.output if isinstance(item.output, Path) else output_file(Path(ctx.run_dir), item.model, item.output)
+                manifest = manifest_path(asset)
+                if manifest.exists():
+                    verify_asset(media_bytes(item.output), verify_claim(read_manifest(manifest), self._trusted, str(manifest)), item.id)
                 elif self.require_manifest:
                     return Finding(item.id, item.model, "missing-manifest")
                 detection = detect_value(item.output, self._keys, alpha=self.alpha)
@@ -89,7 +93,7 @@ class ProvenanceGate:
                 return None  # labels and numbers carry no provenance
         except IntegrityError:
             return Finding(item.id, item.model, "invalid-manifest")
-        except InputError:
+        except (InputError, OSError):
             return Finding(item.id, item.model, "unreadable")
         if modality in self.require_watermark and not detection.detected:
             return Finding(item.id, item.model, "unmarked", {"p_value": detection.p_value})

@@ -7,10 +7,11 @@ Suite usage (needs a key ring: `--keyring` or $MMEVAL_KEYRING):
 
 Text is marked while it is generated: before generation the runner hands every adapter
 to `prepare`, which plugs the green-list logits processor into adapters that take one
-(`hf-causal-lm`, `reference`). Images and audio are marked after generation: the file in
-the run directory is rewritten with the mark (a file outside it is copied in first, so
-user files are never modified). Every output of a marked model gets a signed manifest:
-media beside the file (`NAME.manifest.json`), text under `provenance/<model>/`.
+(`hf-causal-lm`, `reference`). Images and audio are marked after generation, in memory:
+the marked output is a new `MediaBlob` (user files are never modified), which the run
+writes to `outputs/<model>/` or only seals. Every output of a marked model gets a signed
+manifest: media beside where the run writes it (`NAME.manifest.json`), text under
+`provenance/<model>/`.
 Outputs of models that do not run (`replay`) are not ours to mark and pass untouched.
 """
 
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from ..errors import SpecError
 from ..fsutil import safe_stem
+from ..media.blob import MediaBlob, is_media, output_file
 from .base import Decision, Finding, GateContext, GateItem
 
 Modality = Literal["text", "image", "audio"]
@@ -88,7 +90,7 @@ class WatermarkGate:
 
         if isinstance(item.output, str) and "text" in self.modalities:
             return self._sign_text(item, ctx)
-        if isinstance(item.output, Path) and modality_of(item.output) in self.modalities:
+        if is_media(item.output) and modality_of(item.output) in self.modalities:
             return self._mark_media(item, ctx), None
         return item.output, None
 
@@ -107,21 +109,18 @@ class WatermarkGate:
         # Short or low-entropy text can carry the mark without enough evidence to show it.
         return item.output, Finding(item.id, item.model, "watermark-not-detectable", {"tokens": detection.details.get("scored")})
 
-    def _mark_media(self, item: GateItem, ctx: GateContext) -> Path:
-        """Rewrite the file with the mark (a copy in the run directory if it lives elsewhere) and sign it."""
-        from ..fsutil import write_atomic
+    def _mark_media(self, item: GateItem, ctx: GateContext) -> MediaBlob:
+        """The output with the mark, in memory (the run then writes or seals it), and its
+        signed manifest where the run writes media (`blob.output_file`)."""
         from ..provenance.files import detect_value, embed_bytes, modality_of
 
-        run_dir = Path(ctx.run_dir)
         modality = modality_of(item.output) or ""
-        data = embed_bytes(item.output, self._keys)
-        inside = item.output.resolve().is_relative_to(run_dir.resolve())
-        target = item.output if inside else run_dir / "outputs" / safe_stem(item.model) / f"{safe_stem(item.id)}{item.output.suffix}"
-        write_atomic(target, data)
-        # Measured, not assumed: what a detector finds in the file as written.
-        self._counts[(item.model, modality, detect_value(target, self._keys).detected)] += 1
-        self._sign(data, target, modality, item.model, ctx)
-        return target
+        name = item.output.name if isinstance(item.output, MediaBlob) else f"{safe_stem(item.id)}{item.output.suffix}"
+        marked = MediaBlob(embed_bytes(item.output, self._keys), name)
+        # Measured, not assumed: what a detector finds in the bytes as they will be stored.
+        self._counts[(item.model, modality, detect_value(marked, self._keys).detected)] += 1
+        self._sign(marked.data, output_file(Path(ctx.run_dir), item.model, marked), modality, item.model, ctx)
+        return marked
 
     def _sign(self, data: bytes, target: Path, modality: str, model: str, ctx: GateContext, media_type: str | None = None) -> None:
         from ..provenance.files import mark_claim

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .blob import MediaBlob, media_name, source
 
 DEFAULT_RATE = 16_000
 
@@ -29,12 +30,12 @@ def to_float(data: np.ndarray) -> np.ndarray:
 
 def read_audio(item: Any) -> tuple[np.ndarray, int]:
     """(mono waveform, sample rate); errors name the file and what is wrong."""
-    name = str(item) if isinstance(item, (str, Path)) else "(array)"
-    if isinstance(item, (str, Path)):
+    name = media_name(item) if isinstance(item, (str, Path, MediaBlob)) else "(array)"
+    if isinstance(item, (str, Path, MediaBlob)):
         from scipy.io import wavfile
 
         try:
-            rate, data = wavfile.read(item)
+            rate, data = wavfile.read(source(item))
         except FileNotFoundError:
             raise InputError(f"audio {name} not found") from None
         except (ValueError, OSError, EOFError) as exc:
@@ -74,6 +75,6 @@ def load_pair(output: Any, target: Any, rate: int = DEFAULT_RATE, tolerance: flo
     a, b = load_audio(output, rate), load_audio(target, rate)
     longer, shorter = max(len(a), len(b)), min(len(a), len(b))
     if shorter < (1 - tolerance) * longer:
-        names = [str(x) if isinstance(x, (str, Path)) else "(array)" for x in (output, target)]
+        names = [media_name(x) if isinstance(x, (str, Path, MediaBlob)) else "(array)" for x in (output, target)]
         raise InputError(f"audio pair does not match: {names[0]} is {len(a) / rate:.2f} s, {names[1]} is {len(b) / rate:.2f} s")
     return a[:shorter], b[:shorter]

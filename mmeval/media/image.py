@@ -1,4 +1,4 @@
-"""Images from PNG/JPEG paths or arrays, as float64 RGB arrays (H, W, 3) in [0, 1]."""
+"""Images from PNG/JPEG paths, in-memory blobs or arrays, as float64 RGB arrays (H, W, 3) in [0, 1]."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from .blob import MediaBlob, media_name, source
 
 
 def load_image(item: Any) -> np.ndarray:
-    """A path or an array (HWC uint8, or float in [0, 1]; grey or RGB) -> float64 RGB in [0, 1]."""
-    if isinstance(item, (str, Path)):
+    """A path, a MediaBlob or an array (HWC uint8, or float in [0, 1]; grey or RGB) -> float64 RGB in [0, 1]."""
+    if isinstance(item, (str, Path, MediaBlob)):
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(item) as img:
+            with Image.open(source(item)) as img:
                 img.load()  # decode now, so a truncated file fails here with its name
                 return np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
         except FileNotFoundError:
@@ -45,4 +46,4 @@ def load_pair(output: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _name(item: Any) -> str:
-    return str(item) if isinstance(item, (str, Path)) else "(array)"
+    return media_name(item) if isinstance(item, (str, Path, MediaBlob)) else "(array)"

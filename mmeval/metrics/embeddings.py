@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..media.blob import MediaBlob, media_name, source
 
 TEXT_DIM = 2048
 
@@ -43,13 +44,13 @@ def image_embedding(images: Sequence[Any]) -> np.ndarray:
     rows = []
     for item in images:
         try:
-            if isinstance(item, (str, Path)):
-                with Image.open(item) as img:
+            if isinstance(item, (str, Path, MediaBlob)):
+                with Image.open(source(item)) as img:
                     array = np.asarray(img.convert("RGB").resize((16, 16), Image.BILINEAR), dtype=np.float64)
             else:
                 array = np.asarray(Image.fromarray(np.asarray(item, dtype=np.uint8)).convert("RGB").resize((16, 16)), dtype=np.float64)
         except (OSError, UnidentifiedImageError, ValueError, TypeError) as exc:
-            raise InputError(f"cannot read image {item if isinstance(item, (str, Path)) else type(item).__name__}: {exc}") from None
+            raise InputError(f"cannot read image {media_name(item) if isinstance(item, (str, Path, MediaBlob)) else type(item).__name__}: {exc}") from None
         vector = array.ravel() / 255.0
         rows.append(vector - vector.mean())
     return np.stack(rows)
@@ -74,13 +75,13 @@ def audio_embedding(clips: Sequence[Any]) -> np.ndarray:
 
 
 def _read_wave(clip: Any) -> tuple[np.ndarray, int]:
-    if isinstance(clip, (str, Path)):
+    if isinstance(clip, (str, Path, MediaBlob)):
         from scipy.io import wavfile
 
         try:
-            rate, data = wavfile.read(clip)
+            rate, data = wavfile.read(source(clip))
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read WAV {clip}: {exc}") from None
+            raise InputError(f"cannot read WAV {media_name(clip)}: {exc}") from None
         data = np.asarray(data, dtype=np.float64)
         if data.ndim == 2:
             data = data.mean(axis=1)
@@ -90,9 +91,11 @@ def _read_wave(clip: Any) -> tuple[np.ndarray, int]:
 
 def embed(items: Sequence[Any]) -> tuple[np.ndarray, str]:
     """Pick the embedding by what the items are; return (vectors, embedding name)."""
+    from ..data import media_kind
+
     first = items[0]
-    if isinstance(first, Path) and first.suffix.lower() == ".wav":
+    if media_kind(first) == "audio":
         return audio_embedding(items), "logbands32-v1"
-    if isinstance(first, Path) or (isinstance(first, np.ndarray) and first.ndim == 3):
+    if media_kind(first) == "image" or (isinstance(first, np.ndarray) and first.ndim == 3):
         return image_embedding(items), "pixels16-v1"
     return text_embedding(items), "hashed-ngrams-v1"

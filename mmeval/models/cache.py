@@ -6,43 +6,49 @@ figures are measured again. Reusing a completed run's outputs happens only on re
 (`mmeval run --reuse-outputs`, `runner.run(..., reuse_outputs=True)`).
 
 Key: sha256 of (suite sha256, model name, adapter `use` + args, adapter `fingerprint()`,
-suite seed). Under `<root>/<key>/` each generated batch is one JSON file
-`{sample id: entry}` written atomically right after generation, so a `kill -9` loses at
-most the batch in flight; media outputs are stored as `media-<sha256><suffix>` next to
-it and restored into the new run directory on reuse. Only adapters with a
-`fingerprint()` are cached (their outputs are a function of what the key holds).
+suite seed). Under `<root>/<key>/` each generated batch is one sealed file
+`batch-<digest>.sealed` written atomically right after generation, so a `kill -9` loses
+at most the batch in flight. Only adapters with a `fingerprint()` are cached (their
+outputs are a function of what the key holds).
+
+Sealed, not plaintext: the cache holds raw outputs from before the gates run (a resumed
+run gates them again and reports the same findings), so each batch file is AES-256-GCM
+under a key derived (HKDF-SHA256) from a per-user secret (`$MMEVAL_HOME/cache-hmac.key`,
+0600), with the cache key and file name as associated data. Nothing in a batch is a
+path: media are stored as bytes and come back as in-memory `MediaBlob`s. A batch that
+fails to open (planted, edited, moved from another key) is ignored, counted in
+`rejected`, and its outputs are generated again.
 
 An entry is valid for one sample input only: it holds the sha256 of that input (for a
 media input, of the file's bytes), so changed inputs under the same ids are generated
-again. Entries are untrusted: each carries an HMAC-SHA256 over (key, sample id, input
-hash, content; for media the bytes' sha256 and paths) under a per-user secret
-(`$MMEVAL_HOME/cache-hmac.key`, 0600), and every path an entry names must stay inside
-its folder. Entries that fail are ignored (counted in `rejected`) and regenerated.
+again.
 
 Root: `$MMEVAL_CACHE_DIR` or `.mmeval-cache/outputs` under the working directory;
-`MMEVAL_CACHE_DIR=off` disables it. Raw outputs may be sensitive: folders are 0700 and
-files 0600; delete the folder to forget them.
+`MMEVAL_CACHE_DIR=off` disables it. Runs with a key ring do not use it (their outputs
+belong in the run's encrypted store only). Folders are 0700 and files 0600.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import hmac
 import json
 import os
 import re
+import secrets
 import stat
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from ..fsutil import sha256_file, write_atomic
+from ..fsutil import safe_stem, sha256_file, write_atomic
+from ..media.blob import MediaBlob
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_MEDIA_NAME = re.compile(r"media-[0-9a-f]{64}(\.[a-z0-9]{1,8})?")
 COMPLETE = "complete"  # marker: a run that used this folder finished
-SECRET_NAME = "cache-hmac.key"
+SECRET_NAME = "cache-hmac.key"  # the name of format 1's MAC key; now the sealing key's secret
+FORMAT = "mmeval-output-cache/2"
 MISS = object()  # `lookup` found no valid entry
 
 
@@ -78,8 +84,8 @@ class OutputCache:
         self.key = key
         self.dir = root / key
         self.run_dir = Path(run_dir)
-        self._secret = secret
-        self.rejected = 0  # entries ignored: bad MAC, bad shape, path outside its folder, changed media
+        self._aead = _aead(secret)
+        self.rejected = 0  # batches and entries ignored: failed to open, bad shape
         if not root.exists():
             root.mkdir(parents=True, mode=0o700)
         self.dir.mkdir(exist_ok=True, mode=0o700)
@@ -92,121 +98,72 @@ class OutputCache:
 
     def _clear(self) -> None:
         for path in self.dir.iterdir():
-            if path.name.startswith(("batch-", "media-")):
+            if path.name.startswith(("batch-", "media-")):  # media-*: plaintext of cache format 1
                 path.unlink(missing_ok=True)
         (self.dir / COMPLETE).unlink(missing_ok=True)  # last: an interrupted clear is redone
 
+    def _aad(self, name: str) -> bytes:
+        return json.dumps([FORMAT, self.key, name]).encode()
+
     def _load(self) -> None:
-        for path in sorted(self.dir.glob("batch-*.json")):
+        from cryptography.exceptions import InvalidTag
+
+        for path in sorted(self.dir.glob("batch-*")):
             try:
                 if not stat.S_ISREG(path.lstat().st_mode):  # a link may point anywhere
                     raise ValueError
-                batch = json.loads(path.read_text(encoding="utf-8"))
+                sealed = path.read_bytes()
+                batch = json.loads(self._aead.decrypt(sealed[:12], sealed[12:], self._aad(path.name)))
                 if not isinstance(batch, dict):
                     raise ValueError
-            except (OSError, ValueError):
+            except (InvalidTag, OSError, ValueError):  # not a batch this user sealed here
                 self.rejected += 1
                 continue
             for sid, entry in batch.items():
-                if self._valid(sid, entry):
+                if isinstance(sid, str) and _valid(entry):
                     self._entries.setdefault(sid, {})[entry["input"]] = entry
                 else:
                     self.rejected += 1
 
-    def _mac(self, sid: str, input_hash: str, content: list[Any]) -> str:
-        message = json.dumps(["mmeval-output-cache/1", self.key, sid, input_hash, *content], sort_keys=True)
-        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
-
-    @staticmethod
-    def _content(entry: dict[str, Any]) -> list[Any]:
-        if "media" in entry:
-            return ["media", entry["sha256"], entry["media"], entry["rel"]]
-        return ["value", json.dumps(entry["value"], sort_keys=True)]
-
-    def _valid(self, sid: Any, entry: Any) -> bool:
-        try:
-            if not (isinstance(sid, str) and isinstance(entry, dict) and isinstance(entry.get("mac"), str)
-                    and isinstance(entry.get("input"), str) and _SHA256.fullmatch(entry["input"])):
-                return False
-            if not hmac.compare_digest(entry["mac"], self._mac(sid, entry["input"], self._content(entry))):
-                return False
-        except (KeyError, TypeError, ValueError):
-            return False
-        if "media" in entry:  # paths are checked even under a valid MAC: never leave the folders
-            return self._media_source(entry) is not None and _safe_rel(entry["rel"]) is not None
-        return True
-
-    def _media_source(self, entry: dict[str, Any]) -> bytes | None:
-        """The media bytes, if the name is a plain file in this folder whose content matches."""
-        name, digest = entry.get("media"), entry.get("sha256")
-        if not (isinstance(name, str) and _MEDIA_NAME.fullmatch(name) and isinstance(digest, str)):
-            return None
-        path = self.dir / name
-        try:
-            if not stat.S_ISREG(path.lstat().st_mode):
-                return None
-            data = path.read_bytes()
-        except OSError:
-            return None
-        return data if hashlib.sha256(data).hexdigest() == digest else None
-
     def lookup(self, sample_id: str, input_hash: str) -> Any:
-        """The stored output for this sample and input, or MISS; media is restored into the run folder."""
+        """The stored output for this sample and input, or MISS; media come back as blobs."""
         entry = self._entries.get(sample_id, {}).get(input_hash)
         if entry is None:
             return MISS
-        if "media" not in entry:
-            return entry["value"]
-        data = self._media_source(entry)  # read again: the file may have changed since loading
-        target = self._restore_target(entry["rel"])
-        if data is None or target is None:
-            self.rejected += 1
-            del self._entries[sample_id][input_hash]
-            return MISS
-        write_atomic(target, data, mode=0o644)  # replaces a link at the target instead of following it
-        return target.resolve()
+        if "media" in entry:
+            return MediaBlob(base64.b64decode(entry["media"]["b64"]), entry["media"]["name"])
+        return entry["value"]
 
-    def _restore_target(self, rel: Any) -> Path | None:
-        parts = _safe_rel(rel)
-        if parts is None:
-            return None
-        target = self.run_dir.joinpath(*parts)
-        if not target.parent.resolve().is_relative_to(self.run_dir.resolve()):  # a link inside the run folder
-            return None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-
-    def _encode(self, sid: str, input_hash: str, output: Any) -> dict[str, Any] | None:
-        if isinstance(output, Path):
-            try:
-                rel = output.resolve().relative_to(self.run_dir.resolve())
-            except ValueError:
+    def _encode(self, input_hash: str, output: Any) -> dict[str, Any] | None:
+        if isinstance(output, Path):  # a file an adapter wrote in the run folder: kept as bytes
+            if not output.resolve().is_relative_to(self.run_dir.resolve()):
                 return None  # a file outside the run folder may change; do not cache it
-            data = output.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            entry: dict[str, Any] = {"media": f"media-{digest}{output.suffix.lower()}", "rel": rel.as_posix(), "sha256": digest}
-            write_atomic(self.dir / entry["media"], data, mode=0o600)  # always: never trust a file already there
+            output = MediaBlob(output.read_bytes(), safe_stem(output.name))
+        if isinstance(output, MediaBlob):
+            entry: dict[str, Any] = {"media": {"name": output.name, "b64": base64.b64encode(output.data).decode()}}
         elif isinstance(output, _JSON_SCALARS) or (isinstance(output, (list, dict)) and _is_json(output)):
-            # Stored as JSON is what comes back (dict keys become strings): authenticate that.
+            # Stored as JSON is what comes back (dict keys become strings).
             entry = {"value": output if isinstance(output, _JSON_SCALARS) else json.loads(json.dumps(output))}
         else:
             return None
         entry["input"] = input_hash
-        entry["mac"] = self._mac(sid, input_hash, self._content(entry))
         return entry
 
     def put(self, ids: Sequence[str], input_hashes: Sequence[str], outputs: Sequence[Any]) -> None:
         """Store one generated batch (skipped entirely if an output cannot be stored)."""
         batch = {}
         for sid, input_hash, output in zip(ids, input_hashes, outputs):
-            entry = self._encode(sid, input_hash, output)
+            entry = self._encode(input_hash, output)
             if entry is None:
                 return
             batch[sid] = entry
         if not batch:
             return
         digest = hashlib.sha256(json.dumps(sorted((s, e["input"]) for s, e in batch.items())).encode()).hexdigest()[:24]
-        write_atomic(self.dir / f"batch-{digest}.json", json.dumps(batch, sort_keys=True).encode(), mode=0o600)
+        name = f"batch-{digest}.sealed"
+        nonce = secrets.token_bytes(12)
+        sealed = nonce + self._aead.encrypt(nonce, json.dumps(batch, sort_keys=True).encode(), self._aad(name))
+        write_atomic(self.dir / name, sealed, mode=0o600)
         for sid, entry in batch.items():
             self._entries.setdefault(sid, {})[entry["input"]] = entry
 
@@ -215,14 +172,29 @@ class OutputCache:
         write_atomic(self.dir / COMPLETE, b"", mode=0o600)
 
 
-def _safe_rel(rel: Any) -> tuple[str, ...] | None:
-    """The parts of a relative POSIX path that cannot climb out of its folder, else None."""
-    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel:
-        return None
-    path = PurePosixPath(rel)
-    if path.is_absolute() or any(part in ("..", ".", "") for part in path.parts) or rel != path.as_posix():
-        return None
-    return path.parts
+def _aead(secret: bytes) -> Any:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=FORMAT.encode()).derive(secret)
+    return AESGCM(key)
+
+
+def _valid(entry: Any) -> bool:
+    """A sealed entry's shape: an input hash and a value, or media with a plain file name."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("input"), str) and _SHA256.fullmatch(entry["input"])):
+        return False
+    if "media" not in entry:
+        return "value" in entry
+    media = entry["media"]
+    if not (isinstance(media, dict) and isinstance(media.get("name"), str) and isinstance(media.get("b64"), str)):
+        return False
+    try:
+        base64.b64decode(media["b64"], validate=True)
+    except ValueError:
+        return False
+    return safe_stem(media["name"]) == media["name"]  # a file name, never a path
 
 
 def _is_json(value: Any) -> bool:

@@ -3,8 +3,8 @@
 Weights live in `reference_models/<name>/<variant>/` and are checked against
 `reference_models/SHA256SUMS` before loading (mismatch: IntegrityError, exit 4).
 Text delegates to `hf-causal-lm`; image and audio decode the catalogue attributes parsed
-from the product title and are written as PNG/WAV files into the run directory
-(`bind(ctx, model=...)`, called by the runner before generation), returned as Paths.
+from the product title and are returned as in-memory PNG/WAV `MediaBlob`s (the run
+writes them to its folder, or with a key ring only seals them).
 `name: auto` takes inputs `{"modality": ..., "input": ...}` and routes each to its
 generator, so one suite can hold all three tasks (see suites/ecommerce-release.yaml).
 
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from ..catalog.extract import extract
 from ..catalog.vocab import encode
 from ..errors import InputError, SpecError
+from ..media.blob import MediaBlob
 from .hf import HFCausalLM, best_device
 from .integrity import verify_folder
 from .textgen import processor_fingerprint, row_generators
@@ -107,7 +108,6 @@ class ReferenceGenerator:
         self.device = best_device()
         self._digests = {m: verify_folder(self.manifest, self._folder(m)) for m in self._modalities()}
         self._generators: dict[str, Any] = {}
-        self._out_dir: Path | None = None
         self._text_processors: list[Any] = []  # e.g. a text watermark, see add_logits_processor
 
     @property
@@ -135,12 +135,6 @@ class ReferenceGenerator:
         if not folder.is_dir():
             raise InputError(f"{folder}: reference model folder not found (set args.root to a reference_models folder)")
         return folder
-
-    def bind(self, ctx: Any, model: str = "reference") -> None:
-        """Media outputs go to `<run dir>/outputs/<model>/`."""
-        from ..fsutil import safe_stem
-
-        self._out_dir = Path(ctx.run_dir) / "outputs" / safe_stem(model)  # a model name is never a path
 
     def fingerprint(self) -> str:
         digests = ",".join(f"{m}:{self._digests[m][:16]}" for m in self._modalities())
@@ -183,17 +177,16 @@ class ReferenceGenerator:
                 chunk = idx[start : start + self.batch_size]
                 values = self._generator(modality).generate([routed[i][1] for i in chunk], seed=seed, ids=[ids[i] for i in chunk])
                 for i, value in zip(chunk, values):
-                    outputs[i] = value if modality == "text" else self._write(modality, ids[i], value)
+                    outputs[i] = value if modality == "text" else self._encode(modality, ids[i], value)
         return outputs
 
-    def _write(self, modality: str, sample_id: str, value: Any) -> Path:
+    @staticmethod
+    def _encode(modality: str, sample_id: str, value: Any) -> MediaBlob:
+        """Media stay in memory: the run writes them to its folder, or only seals them."""
         from ..catalog.audio import wav_bytes
         from ..catalog.images import png_bytes
-        from ..fsutil import safe_stem, write_atomic
+        from ..fsutil import safe_stem
 
-        if self._out_dir is None:
-            raise InputError("reference image/audio generators need a run directory (runner calls bind(ctx))")
-        safe = safe_stem(sample_id)
-        path = self._out_dir / (f"{safe}.png" if modality == "image" else f"{safe}.wav")
-        write_atomic(path, png_bytes(value) if modality == "image" else wav_bytes(value))
-        return path.resolve()
+        if modality == "image":
+            return MediaBlob(png_bytes(value), f"{safe_stem(sample_id)}.png")
+        return MediaBlob(wav_bytes(value), f"{safe_stem(sample_id)}.wav")

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..fsutil import sha256_file, write_atomic
+from ..media.blob import MediaBlob, media_name, source
 from .base import DEFAULT_ALPHA, Detection, subkey
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -30,8 +31,8 @@ TEXT_DELTA = 2.0
 JPEG_QUALITY = 95
 
 
-def modality_of(path: Path) -> str | None:
-    suffix = Path(path).suffix.lower()
+def modality_of(path: Path | MediaBlob) -> str | None:
+    suffix = path.suffix if isinstance(path, MediaBlob) else Path(path).suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         return "image"
     if suffix in AUDIO_SUFFIXES:
@@ -77,15 +78,15 @@ def mark_claim(
 
 
 # --- media I/O that keeps format, channels and sample width --------------------------------
-def _read_wav(path: Path) -> tuple[np.ndarray, int, bool]:
+def _read_wav(path: Path | MediaBlob) -> tuple[np.ndarray, int, bool]:
     from scipy.io import wavfile
 
     from ..media.audio import to_float
 
     try:
-        rate, data = wavfile.read(path)
+        rate, data = wavfile.read(source(path))
     except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"audio {path} is not a readable WAV file ({exc})") from None
+        raise InputError(f"audio {media_name(path)} is not a readable WAV file ({exc})") from None
     return to_float(np.asarray(data)), int(rate), np.issubdtype(data.dtype, np.integer)
 
 
@@ -113,8 +114,8 @@ def _image_bytes(pixels: np.ndarray, suffix: str) -> bytes:
     return buf.getvalue()
 
 
-def embed_bytes(src: Path, keys: WatermarkKeys) -> bytes:
-    """The marked version of an image or audio file, in the same format."""
+def embed_bytes(src: Path | MediaBlob, keys: WatermarkKeys) -> bytes:
+    """The marked version of an image or audio file (or blob), in the same format."""
     modality = modality_of(src)
     try:
         if modality == "image":
@@ -125,10 +126,10 @@ def embed_bytes(src: Path, keys: WatermarkKeys) -> bytes:
             wave, rate, pcm16 = _read_wav(src)
             return _wav_bytes(_algorithm("audio").embed(wave, rate, keys.key("audio")), rate, pcm16)
     except ValueError as exc:  # too small or too short to carry the mark
-        raise InputError(f"{src}: {exc}") from None
+        raise InputError(f"{media_name(src)}: {exc}") from None
     if modality == "text":
-        raise InputError(f"{src}: text is marked while it is generated (the watermark gate), not afterwards")
-    raise InputError(f"{src}: unsupported file type (images: .png .jpg; audio: .wav)")
+        raise InputError(f"{media_name(src)}: text is marked while it is generated (the watermark gate), not afterwards")
+    raise InputError(f"{media_name(src)}: unsupported file type (images: .png .jpg; audio: .wav)")
 
 
 def embed_file(src: Path, dst: Path, keys: WatermarkKeys) -> dict[str, Any]:
@@ -140,12 +141,12 @@ def embed_file(src: Path, dst: Path, keys: WatermarkKeys) -> dict[str, Any]:
 def detect_value(
     value: Any, keys: WatermarkKeys, tokenizer: Any = None, alpha: float = DEFAULT_ALPHA, gamma: float = TEXT_GAMMA
 ) -> Detection:
-    """Detect the mark in one output: text (a str) or a media file (a Path, as the runner gives)."""
+    """Detect the mark in one output: text (a str) or media (a Path or a MediaBlob)."""
     if isinstance(value, str):
         from .text import detect_text, load_tokenizer
 
         return detect_text(value, keys.key("text"), tokenizer or load_tokenizer(), gamma, alpha)
-    path = Path(value)
+    path = value if isinstance(value, MediaBlob) else Path(value)
     modality = modality_of(path)
     try:
         if modality == "image":
@@ -156,8 +157,8 @@ def detect_value(
             wave, rate, _ = _read_wav(path)
             return _algorithm("audio").detect(wave, rate, keys.key("audio"), alpha)
     except ValueError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    raise InputError(f"{path}: unsupported output type for watermark detection")
+        raise InputError(f"{media_name(path)}: {exc}") from None
+    raise InputError(f"{media_name(path)}: unsupported output type for watermark detection")
 
 
 def read_texts(path: Path) -> list[tuple[str, str]]:

@@ -12,9 +12,11 @@ The recorder also keeps each sample's metric state (when small) so the runner ca
 bootstrap confidence intervals by merging resampled states (see `bootstrap.py`);
 set-level metrics get theirs from their final state instead (`set_bootstrap.py`).
 
-Store hook: when the encrypted store is enabled, the security feature sets
-`report["store"]` and passes a `store` object with `put(name, data: bytes)`; records then
-go there instead of into the run directory (`SampleRecorder.write(..., store=...)`).
+Sealed runs: with an encrypted store (`SampleRecorder(..., store=...)`, any object with
+`put(id, value)`), records never touch the disk in plaintext. Each batch's lines are
+sealed as one store record `records.jsonl#<batch number>` as they are written (no `/`,
+so never an output record's `model/sample` id), and
+`sealed_records_text` joins them back for readers such as `mmeval compare`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..media.blob import MediaBlob, output_file
 from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_for, state_bytes
 
 RECORDS = "records.jsonl"
@@ -68,7 +71,9 @@ def redact_preview(text: str, limit: int = PREVIEW_CHARS) -> str:
 
 
 def output_digest(output: Any) -> tuple[str, str]:
-    """(sha256, preview) of one output: text, number, media path or array."""
+    """(sha256, preview) of one output: text, number, media path or blob, or array."""
+    if isinstance(output, MediaBlob):
+        return output.sha256, f"[{output.suffix.lstrip('.') or 'file'}] {output.name}"
     if isinstance(output, Path):
         data = output.read_bytes() if output.is_file() else str(output).encode()
         return hashlib.sha256(data).hexdigest(), f"[{output.suffix.lstrip('.') or 'file'}] {output.name}"
@@ -96,21 +101,25 @@ class SampleRecorder:
 
     MAX_UNITS = 2048
 
-    def __init__(self, path: Path, resamples: int | None = None, seed: int = 0, keep_states: bool = True):
+    def __init__(self, path: Path, resamples: int | None = None, seed: int = 0, keep_states: bool = True, store: Any = None):
         self.path = path
         self.resamples = resamples
         self.seed = seed
         self.keep_states = keep_states
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}  # (model, id) -> record of the current batch
         self.units: dict[tuple[str, str], Any] = {}  # (label, model) -> _Units, or None when too large
-        self._handle = path.open("w", encoding="utf-8")
+        self.store = store
+        self._batches = 0
+        self._handle = None if store is not None else path.open("w", encoding="utf-8")
 
     def on_outputs(self, model: str, batch: Sequence[Any], outputs: Sequence[Any], seconds: float = 0.0) -> None:
         for sample, output in zip(batch, outputs):
             digest, preview = output_digest(output)
             row = self.rows.setdefault((model, sample.id), {"id": sample.id, "model": model, "metrics": {}})
             row.update(output_sha256=digest, preview=preview)
-            if isinstance(output, Path):  # where the report's gallery finds the media file
+            if isinstance(output, MediaBlob):  # where the report's gallery finds the media file
+                row["media"] = media_path(output_file(self.path.parent, model, output), self.path.parent)
+            elif isinstance(output, Path):
                 row["media"] = media_path(output, self.path.parent)
 
     def note_findings(self, gate: str, findings: Sequence[Any]) -> None:
@@ -150,10 +159,14 @@ class SampleRecorder:
                     units.add(state)
 
     def flush(self) -> None:
-        """Write the current batch's records; called by the runner after each batch."""
-        for row in self.rows.values():
-            self._handle.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+        """Write (or seal) the current batch's records; called by the runner after each batch."""
+        text = "".join(json.dumps(row, sort_keys=True, default=str) + "\n" for row in self.rows.values())
         self.rows.clear()
+        if self._handle is not None:
+            self._handle.write(text)
+        elif text:
+            self._batches += 1
+            self.store.put(f"{RECORDS}#{self._batches:08d}", text)
 
     def intervals(self, label: str, metric: Any, model: str) -> tuple[float, float] | None:
         units = self.units.get((label, model))
@@ -176,14 +189,12 @@ class SampleRecorder:
         note = getattr(ci, "note", "")  # the interval was clipped to the range or extended to the value
         return {"ci_low": ci[0], "ci_high": ci[1], **({"ci_note": note} if note else {})}
 
-    def close(self, store: Any = None) -> str:
-        """Finish the file; with an encrypted store, move the records into it instead."""
+    def close(self) -> str:
+        """Finish the records; returns where they are (the report's `records` field)."""
         self.flush()
-        self._handle.close()
-        if store is not None:
-            store.put(RECORDS, self.path.read_bytes())
-            self.path.unlink()
+        if self._handle is None:
             return f"store:{RECORDS}"
+        self._handle.close()
         return self.path.name
 
 
@@ -234,6 +245,15 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return parse_records(path.read_text(encoding="utf-8"), str(path))
+
+
+def sealed_records_text(store: Any, name: str = RECORDS) -> str:
+    """The records of a sealed run as JSONL text: its batch records in order (or, for runs
+    sealed before batches were, the one record `name`)."""
+    ids = store.ids()
+    if name in ids:
+        return store.get(name)
+    return "".join(store.get(i) for i in ids if i.startswith(name + "#"))
 
 
 def parse_records(text: str, where: str) -> list[dict[str, Any]]:

@@ -1,10 +1,11 @@
 """The run observer that seals every model's raw outputs into `RUN_DIR/store/`.
 
 One record per (model, sample): id `model/sample_id`, value `{"model", "sample_id",
-"output"}`. Media outputs (a `Path`) are stored as `{"media": suffix, "bytes_b64": ...}`;
-media files the run itself wrote inside the run directory are deleted at the end of the
-run (after every metric has read them), so only ciphertext stays. Media a model read from
-elsewhere (e.g. a replay of existing files) is copied into the store and left in place.
+"output"}`, sealed as soon as the batch passed the gates. Media are stored as
+`{"media": suffix, "bytes_b64": ...}`. Generated media are `MediaBlob`s, sealed from
+memory and never written in plaintext. A media file an adapter wrote itself inside the
+run directory is deleted at the end of the run (after every metric has read it); media a
+model read from elsewhere (e.g. a replay of existing files) is copied in and left in place.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..data import Sample
+from ..media.blob import MediaBlob
 from .keyring import KeyRing
 from .store import RecordStore
 
 
 def _jsonable(output: Any, media: list[Path]) -> Any:
+    if isinstance(output, MediaBlob):  # generated media: sealed straight from memory
+        return {"media": output.suffix, "name": output.name, "bytes_b64": base64.b64encode(output.data).decode()}
     if isinstance(output, Path):
         media.append(output)
         return {"media": output.suffix, "bytes_b64": base64.b64encode(output.read_bytes()).decode()}

@@ -1,10 +1,11 @@
-"""The resume cache is resume, not memoisation, and its entries are authenticated (issue #12
-items 2, 10, 11; #13 item 3): a second run measures again, changed inputs are regenerated,
-planted or edited entries are ignored with one warning, and no entry reaches outside its folder."""
+"""The resume cache is resume, not memoisation, and it is sealed (issue #12 items 2, 10, 11;
+#13 items 3, 5): a second run measures again, changed inputs are regenerated, planted or
+edited batches are ignored with one warning, no entry names a path, and no raw output is
+stored in plaintext."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import json
 from pathlib import Path
 
@@ -89,11 +90,22 @@ def _key_dir(tmp: Path) -> Path:
     return folder
 
 
-def _entries(folder: Path) -> dict[str, dict]:
-    entries = {}
-    for path in folder.glob("batch-*.json"):
-        entries.update(json.loads(path.read_text()))
-    return entries
+def _cache(folder: Path, home: Path, secret: bytes | None = None):
+    """The cache folder opened as a run would (with the user's own secret unless given)."""
+    from mmeval.models.cache import OutputCache
+
+    secret = secret if secret is not None else (home / "cache-hmac.key").read_bytes()
+    return OutputCache(folder.parent, folder.name, folder / "unused", secret, reuse_completed=True)
+
+
+def _seal(folder: Path, home: Path, batch: dict, secret: bytes | None = None) -> None:
+    """Write a batch file the way the cache does, with the user's secret or another one."""
+    import os
+
+    cache = _cache(folder, home, secret)
+    name = "batch-planted.sealed"
+    nonce = os.urandom(12)
+    (folder / name).write_bytes(nonce + cache._aead.encrypt(nonce, json.dumps(batch).encode(), cache._aad(name)))
 
 
 def test_second_run_generates_again_and_reports_efficiency(env, capsys):
@@ -128,11 +140,11 @@ def test_incomplete_run_resumes_only_what_is_missing(env):
     _run(suite, env / "r1")
     folder = _key_dir(env)
     (folder / "complete").unlink()  # as if the run had been killed after its last batch
-    first_batch = sorted(folder.glob("batch-*.json"))[0]
-    kept = set(json.loads(first_batch.read_text()))
-    for path in folder.glob("batch-*.json"):
+    first_batch = sorted(folder.glob("batch-*.sealed"))[0]
+    for path in folder.glob("batch-*.sealed"):
         if path != first_batch:
             path.unlink()
+    kept = set(_cache(folder, env / "home")._entries)
     EchoModel.generated = []
     code, report = _run(suite, env / "r2")
     assert code == 1 and set(EchoModel.generated) == {r["id"] for r in _rows()} - kept
@@ -156,79 +168,75 @@ def test_changed_inputs_under_the_same_ids_are_generated_again(env, monkeypatch)
             assert report["models"]["live"] == {"use": "cache-test-echo", "generated": N - 1, "reused": 1}
 
 
-def test_planted_entries_are_ignored_with_one_warning(env, capsys):
+def test_planted_batches_are_ignored_with_one_warning(env, capsys):
+    from mmeval.models.cache import input_sha256
+
     suite = _write(env, _rows())
     _run(suite, env / "r1")
     folder = _key_dir(env)
     for path in folder.iterdir():
         path.unlink()  # an incomplete folder: it would be resumed
-    planted = {r["id"]: {"value": r["target"]} for r in _rows()}  # outputs equal to the targets
-    (folder / "batch-planted.json").write_text(json.dumps(planted))
+    planted = {r["id"]: {"value": r["target"], "input": input_sha256(r["input"])} for r in _rows()}  # outputs = targets
+    (folder / "batch-plain.json").write_text(json.dumps(planted))  # format 1: plaintext
+    _seal(folder, env / "home", planted, secret=b"k" * 32)  # sealed, but not with this user's secret
     capsys.readouterr()
     code, report = _run(suite, env / "r2")
     err = capsys.readouterr().err
     assert code == 1 and report["status"] == "fail" and _value(report) == 0.5
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "ignored 8 entries" in warnings[0], err
+    assert len(warnings) == 1 and "ignored 2 batches or entries" in warnings[0], err
     assert report["models"]["live"]["reused"] == 0 and "Traceback" not in err
 
 
-def test_edited_entries_fail_authentication_even_when_reuse_is_asked(env, capsys):
+def test_edited_batches_fail_authentication_even_when_reuse_is_asked(env, capsys):
     suite = _write(env, _rows())
     _run(suite, env / "r1")
     folder = _key_dir(env)
-    targets = {r["id"]: r["target"] for r in _rows()}
-    for path in folder.glob("batch-*.json"):
-        batch = json.loads(path.read_text())
-        for sid, entry in batch.items():
-            entry["value"] = targets[sid]  # keep the MAC, change the content (4 wrong outputs)
-        path.write_text(json.dumps(batch))
+    batches = sorted(folder.glob("batch-*.sealed"))
+    data = bytearray(batches[0].read_bytes())
+    data[-1] ^= 1  # one bit of the first batch (4 outputs)
+    batches[0].write_bytes(bytes(data))
     capsys.readouterr()
     code, report = _run(suite, env / "r2", "--reuse-outputs")
     err = capsys.readouterr().err
-    assert code == 1 and _value(report) == 0.5  # without authentication: 1.0, PASS
+    assert code == 1 and _value(report) == 0.5
     assert report["models"]["live"] == {"use": "cache-test-echo", "generated": N // 2, "reused": N // 2}
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "ignored 4 entries" in warnings[0], err
+    assert len(warnings) == 1 and "ignored 1 batches or entries" in warnings[0], err
 
 
-def _forge(folder: Path, home: Path, sid: str, entry: dict) -> dict:
-    """An entry with a valid MAC (made with the user's own secret): paths are still checked."""
-    from mmeval.models.cache import OutputCache, input_sha256
+def test_entries_naming_paths_are_ignored_even_when_sealed_with_the_users_key(env, capsys):
+    from mmeval.models.cache import input_sha256
 
-    secret = (home / "cache-hmac.key").read_bytes()
-    cache = OutputCache(folder.parent, folder.name, folder / "unused", secret, reuse_completed=True)
-    entry = {**entry, "input": input_sha256(f"item {sid[1:]}")}
-    entry["mac"] = cache._mac(sid, entry["input"], cache._content(entry))
-    return entry
-
-
-def test_entries_naming_paths_outside_their_folders_are_ignored(env, capsys):
     suite = _write(env, _rows())
-    out = env / "a" / "b" / "c" / "run"  # the staging folder sits next to it: ../../../f is env/a/f
+    out = env / "a" / "b" / "c" / "run"
     _run(suite, env / "r1")
     folder = _key_dir(env)
-    outside = env / "c" / "outside.png"  # folder/../../outside.png
-    outside.write_bytes(b"SECRET-OUTSIDE")
-    inside = b"inside-bytes"
-    digest = hashlib.sha256(inside).hexdigest()
-    (folder / f"media-{digest}.png").write_bytes(inside)
-    entries = {
-        "s0": _forge(folder, env / "home", "s0", {"media": "../../outside.png", "rel": "outputs/live/s0.png",
-                                                 "sha256": hashlib.sha256(b"SECRET-OUTSIDE").hexdigest()}),
-        "s1": _forge(folder, env / "home", "s1", {"media": f"media-{digest}.png", "rel": "../../../f", "sha256": digest}),
-    }
-    for path in folder.glob("batch-*.json"):
+    for path in folder.iterdir():
         path.unlink()
-    (folder / "complete").unlink()
-    (folder / "batch-escape.json").write_text(json.dumps(entries))
+    media = base64.b64encode(b"SECRET-BYTES").decode()
+    forged = {"s0": {"media": {"name": "../../../f.png", "b64": media}, "input": input_sha256("item 0")},
+              "s1": {"media": {"name": "sub/f.png", "b64": media}, "input": input_sha256("item 1")}}
+    _seal(folder, env / "home", forged)
     capsys.readouterr()
     code, report = _run(suite, out)
     err = capsys.readouterr().err
     assert code == 1 and _value(report) == 0.5 and report["models"]["live"]["reused"] == 0
-    assert not (env / "a" / "f").exists() and not list((env / "a").rglob("f"))
-    assert not any(b"SECRET-OUTSIDE" in p.read_bytes() for p in out.rglob("*") if p.is_file())
-    assert sum("ignored 2 entries" in line for line in err.splitlines()) == 1
+    assert not list(env.rglob("f.png"))
+    assert not any(b"SECRET-BYTES" in p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert sum("ignored 2 batches or entries" in line for line in err.splitlines()) == 1
+
+
+def test_cache_holds_no_plaintext_output(env):
+    """Item 5: the cache keeps raw outputs from before the gates, so it must not keep them readable."""
+    suite = _write(env, _rows("secret-pii-alice@example.com"))
+    _run(suite, env / "r1")
+    folder = _key_dir(env)
+    assert list(folder.glob("batch-*.sealed"))
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        assert b"SECRET-PII" not in data and b"secret-pii" not in data and b"ALICE" not in data, path.name
+        assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_secret_readable_by_others_is_refused(env, capsys):

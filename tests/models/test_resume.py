@@ -107,11 +107,11 @@ def test_sigkilled_run_resumes_with_the_same_values(repo, clean, tmp_path, monke
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(suite), str(tmp_path / "killed")], cwd=repo, env=env)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(cache.rglob("batch-*.json"))) < 4 and proc.poll() is None:
+    while time.monotonic() < deadline and len(list(cache.rglob("batch-*.sealed"))) < 4 and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    batches = len(list(cache.rglob("batch-*.json")))
+    batches = len(list(cache.rglob("batch-*.sealed")))
     assert proc.returncode == -signal.SIGKILL and 4 <= batches < 12, batches  # 2 models x 6 batches in all
     assert not (tmp_path / "killed").exists()
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(cache))

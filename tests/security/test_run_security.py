@@ -77,8 +77,9 @@ def test_encrypted_run_leaves_no_plaintext_and_reads_back(tmp_path, monkeypatch,
     capsys.readouterr()
     assert cli(["store", "get", str(tmp_path / "run"), "--keyring", str(ring)]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert len(listed) == N + 1  # every output, plus the per-sample records file sealed as one record
-    assert any('"records.jsonl"' in line for line in listed)
+    ids = [json.loads(line)["id"] for line in listed]
+    assert len([i for i in ids if i.startswith("candidate/")]) == N  # every output
+    assert [i for i in ids if not i.startswith("candidate/")] == ["records.jsonl#00000001"]  # sealed per batch
 
     events = [e["event"] for e in AuditLog.default().entries()]
     assert {"access", "key", "run-start", "gate", "run-end", "store-read"} - {"gate"} <= set(events)
@@ -87,10 +88,12 @@ def test_encrypted_run_leaves_no_plaintext_and_reads_back(tmp_path, monkeypatch,
 
 
 def test_scan_finds_canaries_without_a_key_ring(tmp_path, monkeypatch):
-    """Positive control for the scan above: unencrypted, the resume cache holds raw outputs."""
+    """Positive control for the scan above: unencrypted, the records' previews show outputs
+    (the resume cache is sealed either way)."""
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path / "cache"))
     assert cli(["run", str(_suite(tmp_path)), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    assert _scan(tmp_path / "cache")
+    assert tmp_path / "run" / "records.jsonl" in _scan(tmp_path / "run")
+    assert list((tmp_path / "cache").rglob("batch-*.sealed")) and _scan(tmp_path / "cache") == []
     assert "store" not in json.loads((tmp_path / "run" / "report.json").read_text())
 
 

@@ -62,7 +62,9 @@ def psnr_pair(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _describe(item: Any) -> str:
-    return str(item) if isinstance(item, (str, Path)) else "(array)"
+    from ...media.blob import MediaBlob, media_name
+
+    return media_name(item) if isinstance(item, (str, Path, MediaBlob)) else "(array)"
 
 
 class _PairedMean:
