@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from .data import Dataset, Sample
 from .efficiency import EfficiencyTracker
-from .errors import InputError, MmevalError
+from .errors import InputError, IntegrityError, MmevalError
 from .fsutil import write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
 from .progress import Progress
@@ -100,6 +100,7 @@ def run(
     extras: dict[str, Any] | None = None,
     reuse_outputs: bool = False,
     force: bool = False,
+    suite_sha256: str | None = None,
 ) -> RunResult:
     """Run a suite end to end and write its report to `out` (atomically).
 
@@ -110,9 +111,12 @@ def run(
     of a run that did not complete through `models.cache` (`reuse_outputs=True` also
     reuses a completed run's outputs; they are then not timed). `extras` reach gates
     and observers through `GateContext.extras` (e.g. `keyring`: seal raw outputs).
+    `suite_sha256`: the suite bytes an access decision was made on; a file that differs
+    when loaded (swapped since) is refused.
     """
     with _exits_are_failures():
-        return _run(suite_path, out, progress=progress, extras=extras, reuse_outputs=reuse_outputs, force=force)
+        return _run(suite_path, out, progress=progress, extras=extras, reuse_outputs=reuse_outputs, force=force,
+                    suite_sha256=suite_sha256)
 
 
 @contextmanager
@@ -126,10 +130,13 @@ def _exits_are_failures() -> Iterator[None]:
 
 
 def _run(
-    suite_path: str | Path, out: Path | None, *, progress: bool, extras: dict[str, Any] | None, reuse_outputs: bool, force: bool
+    suite_path: str | Path, out: Path | None, *, progress: bool, extras: dict[str, Any] | None, reuse_outputs: bool, force: bool,
+    suite_sha256: str | None,
 ) -> RunResult:
     started = utc_now()
     suite = load_suite(suite_path)
+    if suite_sha256 is not None and suite.sha256 != suite_sha256:
+        raise IntegrityError(f"{suite_path}: the suite file changed after the access check; nothing was run")
     dataset = Dataset(suite.dataset_path)
     for adapter in suite.models.values():
         check = getattr(adapter, "check_ids", None)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._access import add_access_arguments
+from ._access import add_access_arguments, policy_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +39,11 @@ def main(args: argparse.Namespace) -> int:
     from ..runinfo import utc_now
     from ..security.auditlog import AuditLog
     from ..security.keyring import KeyRing, resolve_path
-    from ..security.policy import authorize, load_policy
+    from ..security.policy import authorize
 
     if not args.folder.is_dir():
         raise InputError(f"{args.folder}: not a folder")
-    policy = load_policy(args.policy)
+    policy = policy_for(args, args.folder)  # site, project and --policy; their audit: rules too
     principal = authorize("audit", str(args.folder), principal=args.principal, policy=policy)
     rules = AuditRules.parse(policy.audit)
     ring = KeyRing.load(resolve_path(args.keyring))

@@ -16,8 +16,9 @@ The metric's `higher_is_better` says which sign is a regression: significant whe
 whole interval lies on the bad side and the delta exceeds `--min-effect`. A row without
 an interval is `untested` (never `ok`), and says why; a value with no better direction
 (`kid_std`) gets `no direction`, which gates nothing. Exit codes: results whose
-fingerprints differ are not comparable (2); sealed records need `read-raw` on each
-sealed run's suite (3 if denied; every read is audited); `--fail-on-regression` exits 1
+fingerprints differ are not comparable (2); each run needs `read-report`, and sealed
+records `read-raw`, on the suite its signed attestation names (3 if denied; every read
+is audited); `--fail-on-regression` exits 1
 on a significant regression, else 2 if any row is untested.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._access import add_access_arguments
+from ._access import add_access_arguments, authorize_run, authorize_run_dir
 
 PAIRED = "paired-bootstrap"
 SET_DIFFERENCE = "set-bootstrap-difference"
@@ -47,16 +48,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    add_access_arguments(parser)
+    add_access_arguments(parser, run_key=True)
 
 
 @dataclass(frozen=True)
 class Access:
-    """Who reads sealed records, under which policy, with which key ring (None: env/defaults)."""
+    """Who reads sealed records, under which policy, with which key ring and trusted run
+    signer (None: env/defaults)."""
 
     principal: str | None = None
     policy: Path | None = None
     keyring: Path | None = None
+    key: Path | None = None
 
 
 @dataclass
@@ -114,11 +117,9 @@ def _read_sealed(run: Run, name: str, parse: Any) -> tuple[list[dict[str, Any]] 
     from ..errors import InputError, SpecError
     from ..security.auditlog import AuditLog
     from ..security.keyring import KeyRing, resolve_path
-    from ..security.policy import authorize, load_policy
 
-    suite = run.report.get("suite")
-    resource = str(suite.get("name")) if isinstance(suite, dict) and suite.get("name") else run.path.name
-    principal = authorize("read-raw", resource, principal=run.access.principal, policy=load_policy(run.access.policy))
+    principal = authorize_run_dir("read-raw", run.path, principal=run.access.principal, policy=run.access.policy,
+                                  key=run.access.key, anchors=[resolve_path(run.access.keyring)])  # the signed suite
     try:
         ring = KeyRing.load(resolve_path(run.access.keyring))
     except SpecError as exc:
@@ -127,7 +128,7 @@ def _read_sealed(run: Run, name: str, parse: Any) -> tuple[list[dict[str, Any]] 
 
     from ..report.records import sealed_records_text
 
-    store = RecordStore.open(run.path, ring)
+    store = RecordStore.open(run.path, ring, run.access.key)  # bound to the run signed by --key
     text = sealed_records_text(store, name)
     AuditLog.default().append("store-read", principal=principal, run_id=store.run_id, operation="compare", record_ids=[name])
     if not isinstance(text, str):
@@ -361,7 +362,9 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resamples < MIN_REPLICATES:
         raise SpecError(f"--resamples must be at least {MIN_REPLICATES} (got {args.resamples})")
-    access = Access(args.principal, args.policy, args.keyring)
+    for run_dir in (args.baseline, args.candidate):  # before reading either (exit 4 if unverifiable, 3 if denied)
+        authorize_run(args, "read-report", run_dir)
+    access = Access(args.principal, args.policy, args.keyring, args.key)
     rows = compare_runs(args.baseline, args.candidate, min_effect=args.min_effect, resamples=args.resamples, seed=args.seed, access=access)
     if args.json:
         print(json.dumps(rows, indent=2))

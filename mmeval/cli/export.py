@@ -3,7 +3,7 @@
 Prints (or writes with `--out`) the YAML front matter block a model card's README.md
 starts with: one `model-index` entry per model of the run, one metric per headline
 result, with the suite as the dataset and the fingerprint as `verifyToken`-free
-provenance in the metric name's `args`.
+provenance in the metric name's `args`. Needs `read-report` on the run's signed suite.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ._access import add_access_arguments, authorize_run
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `mmeval run`")
     parser.add_argument("--format", choices=["model-index"], default="model-index")
     parser.add_argument("--model", help="export only this model of the run")
     parser.add_argument("--out", type=Path, help="write here instead of standard output")
+    add_access_arguments(parser, keyring=False, run_key=True)
 
 
 def model_index(report: dict[str, Any], only: str | None = None) -> dict[str, Any]:
@@ -54,6 +57,7 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..fsutil import write_atomic
 
+    authorize_run(args, "read-report", args.run_dir)  # with a policy in force: the signed suite (exit 4 if unverifiable)
     try:
         report = json.loads((args.run_dir / "report.json").read_text())
     except (FileNotFoundError, NotADirectoryError):

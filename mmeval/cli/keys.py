@@ -1,11 +1,20 @@
-"""`mmeval keys init|rotate|list|public [--keyring P] [--store RUN_DIR ...]`.
+"""`mmeval keys init|rotate|list|public|reader-new|reader-remove [ROLE] [--keyring P] [--store RUN_DIR ...]`.
 
 `public` prints the ring's signing public key (PEM) for `mmeval provenance verify --public-key`.
 
 `rotate` adds a new active master key and re-wraps every record of the given run
-directories under it; `--remove-old` then drops the previous master keys (only after
-every named store was re-wrapped). A signed run is verified first and re-signed after
-its records change (with the local or $MMEVAL_SIGNING_KEY key). Needs the `manage-keys` permission.
+directories under it, each with a fresh data key wrapped for the master key and for the
+reader roles the ring lists now; `--remove-old` then drops the previous master keys (only
+after every named store was re-wrapped). Each run is verified first (its store bound to
+its attestation) and re-signed after its records change (with the local or
+$MMEVAL_SIGNING_KEY key); a sign-off over the old attestation no longer holds, so it is
+removed (the audit log keeps who had signed off) and the run must be signed off again.
+
+`reader-new ROLE --out FILE` makes a reader role: its X25519 private key goes to FILE
+(0600, never over an existing file), its public key into the ring; runs then seal every
+record for it too, and `mmeval store get --reader-key FILE` opens them without the ring.
+`reader-remove ROLE` drops it; records already written keep its wrap until a
+`rotate --store` re-wraps them. Needs the `manage-keys` permission.
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ from ._access import add_access_arguments, authorize_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "list", "public"])
+    parser.add_argument("action", choices=["init", "rotate", "list", "public", "reader-new", "reader-remove"])
+    parser.add_argument("role", nargs="?", metavar="ROLE", help="reader-new / reader-remove: the reader role")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="reader-new: where to write the role's private key")
     parser.add_argument("--store", type=Path, action="append", default=[], metavar="RUN_DIR",
                         help="run directory whose store to re-wrap on rotate (repeatable)")
     parser.add_argument("--remove-old", action="store_true", help="after rotate, delete the inactive master keys")
@@ -29,17 +40,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..security.auditlog import AuditLog
     from ..security.keyring import KeyRing, resolve_path
-    from ..security.store import RecordStore
+    from ..errors import SpecError
+    from ..security.store import verified_store
 
     path = resolve_path(args.keyring)
-    principal = authorize_args(args, "manage-keys", str(path))
+    principal = authorize_args(args, "manage-keys", str(path), anchors=(path, *args.store))
     log = AuditLog.default()
     if args.action == "init":
         ring = KeyRing.init(path)
         log.append("key", principal=principal, operation="init", keyring=str(path), key_ids=[k["id"] for k in ring.describe()])
         print(f"created key ring {path} (mode 0600)")
         return 0
+    if args.action.startswith("reader-") and not args.role:
+        raise SpecError(f"keys {args.action} needs a ROLE")
     ring = KeyRing.load(path)
+    if args.action == "reader-new":
+        from ..security.readers import create_reader_key
+
+        if args.out is None:
+            raise SpecError("keys reader-new needs --out FILE for the role's private key")
+        ring.require_new_reader(args.role)  # before any file is made
+        public = create_reader_key(args.out)  # refuses an existing file
+        try:
+            key_id = ring.add_reader(args.role, public)
+        except BaseException:
+            args.out.unlink(missing_ok=True)  # the key was never listed: leave nothing half-made
+            raise
+        log.append("key", principal=principal, operation="reader-new", keyring=str(path), role=args.role, key_id=key_id)
+        print(f"reader role {args.role} ({key_id}): private key {args.out} (mode 0600), public key in {path}")
+        return 0
+    if args.action == "reader-remove":
+        key_id = ring.remove_reader(args.role)
+        log.append("key", principal=principal, operation="reader-remove", keyring=str(path), role=args.role, key_id=key_id)
+        print(f"removed reader role {args.role} ({key_id}); re-wrap stores to revoke it there: "
+              f"mmeval keys rotate --store RUN_DIR")
+        return 0
     if args.action == "public":
         from ..report.signing import public_pem
 
@@ -52,29 +87,32 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps({"keyring": str(path), "keys": keys, "public": ring.public_keys()}, indent=2))
         else:
             for k in keys:
-                print(f"{k['id']:16} {k['kind']:10} {'active' if k['active'] else 'inactive':9} {k['created']}")
+                role = f" role {k['role']}" if k.get("role") else ""
+                print(f"{k['id']:16} {k['kind']:10} {'active' if k['active'] else 'inactive':9} {k['created']}{role}")
         return 0
-    # rotate: check every store (and its run's signature) before anything changes
-    from ..report.signing import ATTESTATION, sign_run, verify_run
+    # rotate: check every run, its store bound to it, before anything changes (never re-sign
+    # a run that was tampered with)
+    from ..report.signing import SIGNOFF, sign_run
 
-    stores = [RecordStore.open(run_dir, ring) for run_dir in args.store]
-    signed = [(Path(run_dir) / ATTESTATION).exists() for run_dir in args.store]
-    for run_dir, store, is_signed in zip(args.store, stores, signed):
-        if is_signed:
-            verify_run(Path(run_dir))  # never re-sign a run that was tampered with
+    runs = []
+    for run_dir in map(Path, args.store):
+        store = verified_store(run_dir, ring)
         store.verify()
+        runs.append((run_dir, store, _signoff_to_retire(run_dir)))
     old = [k for k in ring.master_ids()]
     new_id = ring.rotate()
     log.append("key", principal=principal, operation="rotate", keyring=str(path), new_key_id=new_id)
-    for run_dir, store in zip(args.store, stores):
+    readers = sorted(r.role for r in ring.readers())
+    for run_dir, store, retired in runs:
         n = store.rewrap(ring)
-        resigned = False
-        if signed[stores.index(store)]:  # record files changed: the attestation must cover the new bytes
-            sign_run(Path(run_dir), json.loads((Path(run_dir) / "report.json").read_text(encoding="utf-8")))
-            resigned = True
+        # record files changed: the attestation must cover the new bytes
+        sign_run(run_dir, json.loads((run_dir / "report.json").read_text(encoding="utf-8")))
+        if retired is not None:  # it approved the old attestation, which is gone
+            (run_dir / SIGNOFF).unlink()
+            print(f"{run_dir}: {retired} covered the old attestation and was removed; sign off again")
         log.append("key", principal=principal, operation="rewrap", store=str(run_dir), records=n, key_id=new_id,
-                   resigned=resigned)
-        print(f"re-wrapped {n} records in {run_dir} under {new_id}")
+                   readers=readers, resigned=True, signoff_removed=retired)
+        print(f"re-wrapped {n} records in {run_dir} under {new_id} for readers: {', '.join(readers) or 'none'}")
     if args.remove_old:
         for key_id in old:
             ring.remove_master(key_id)
@@ -82,3 +120,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"removed old master keys: {', '.join(old)}")
     print(f"active master key: {new_id}")
     return 0
+
+
+def _signoff_to_retire(run_dir: Path) -> str | None:
+    """What the run's sign-off says, for the audit log, before re-signing voids it."""
+    from ..errors import IntegrityError
+    from ..report.signing import SIGNOFF, verify_release
+
+    if not (run_dir / SIGNOFF).exists():
+        return None
+    try:
+        approval = verify_release(run_dir)[1]
+        return f"the sign-off by {approval.approved_by} ({approval.keyid})"
+    except IntegrityError as exc:  # e.g. an approver's key we do not hold: it goes all the same
+        return f"a sign-off that did not verify here ({exc})"

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._access import add_access_arguments, authorize_args
+from ._access import add_access_arguments, authorize_args, policy_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
     log = AuditLog(args.log) if args.log else AuditLog.default()
     if args.action == "repair":
         principal = _authorize(args, "manage-keys", str(log.path))
-        done = log.repair(principal, accept_loss=args.accept_loss, policy=str(args.policy or "none"))
+        done = log.repair(principal, accept_loss=args.accept_loss, policy=policy_for(args, log.path).describe())
         if not done["changed"]:
             print(f"audit log {log.path}: nothing to repair")
         else:
@@ -68,14 +68,13 @@ def _authorize(args: argparse.Namespace, action: str, resource: str) -> str:
     """authorize_args, but a damaged log must not stop the commands that diagnose and fix it:
     the decision is still made (a denial still exits 3), only its audit entry is lost."""
     from ..errors import AccessDenied, IntegrityError
-    from ..security.policy import load_policy, resolve_principal
+    from ..security.policy import decide
 
     try:
-        return authorize_args(args, action, resource)
+        return authorize_args(args, action, resource, anchors=(resource,))
     except IntegrityError as exc:
-        who, policy = resolve_principal(args.principal), load_policy(args.policy)
-        if not policy.allows(who, action, resource):
-            raise AccessDenied(f"principal {who!r} may not {action} {resource!r} (policy {policy.path}); "
-                               "the audit log is damaged, so this denial was not recorded") from None
+        decision = decide(action, resource, principal=args.principal, policy=policy_for(args, resource))
+        if not decision.allowed:
+            raise AccessDenied(f"{decision.message}; the audit log is damaged, so this denial was not recorded") from None
         sys.stderr.write(f"warning: this access was not audited: {exc}\n")
-        return who
+        return decision.principal

@@ -4,7 +4,8 @@ FILE is plain text (each line is a record, id = line number) or JSONL whose line
 `output` or `text` field (id = the line's `id`, else its line number). Findings print as
 `{id, entity, start, end, score}`, never the values. `redact` writes the same format
 with the values rewritten; the pseudonym key comes from --key-file or
-$MMEVAL_PSEUDONYM_KEY (hex) and is never printed.
+$MMEVAL_PSEUDONYM_KEY (hex) and is never printed. Both need the `audit` permission on FILE,
+and `read-report` on the run when FILE lies inside a signed run folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._access import add_access_arguments, authorize_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for p in (scan, redact):
         p.add_argument("--entities", help="comma-separated entity types (default: all but URL)")
         p.add_argument("--threshold", type=float, default=0.5, help="minimum score (default 0.5)")
+        add_access_arguments(p, keyring=False)
 
 
 class _Record:
@@ -84,6 +87,7 @@ def _records(path: Path) -> Iterator[_Record]:
 def main(args: argparse.Namespace) -> int:
     from ..privacy.detect import PiiDetector
 
+    authorize_file(args, "audit", args.file)  # and read-report on the run, for a file inside a signed run
     entities = [e.strip() for e in args.entities.split(",") if e.strip()] if args.entities else None
     detector = PiiDetector(entities, args.threshold)
     if args.pii_command == "scan":

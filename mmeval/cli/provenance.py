@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import IntegrityError
     from ..provenance.manifest import SUFFIX
 
-    principal = authorize_args(args, "audit", "provenance")
+    principal = authorize_args(args, "audit", "provenance", anchors=tuple(args.files))
     trusted, keys = _trust(args)
     first_failure = None
     for path in args.files:

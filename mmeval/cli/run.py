@@ -1,6 +1,6 @@
 """`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--principal P] [--policy FILE] [--keyring FILE]`.
 
-Before anything runs, the principal must hold `run` on the suite name (policy.py);
+Before anything runs, the principal must hold `run` on the suite (name and sha256; cli/_access.py);
 the decision, run start/end and each gate's decisions go to the audit log. With a key
 ring (`--keyring` or $MMEVAL_KEYRING), raw outputs are sealed into RUN_DIR/store/ and the
 plaintext resume cache is off for the run. A run that did not complete resumes from the
@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ._access import add_access_arguments, authorize_args
+from ._access import add_access_arguments, authorize_suite, suite_identity
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,21 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_access_arguments(parser)
 
 
-def _suite_name(path: Path) -> str:
-    """The suite's name for the access check, read without building models."""
-    from ..yamlio import load_yaml
-
-    try:
-        name = load_yaml(path.read_text(encoding="utf-8"), str(path))["name"]
-        if isinstance(name, str) and name:
-            return name
-    except (OSError, UnicodeDecodeError, TypeError, KeyError):  # load_suite says exactly what is wrong
-        pass
-    from ..suite import load_suite
-
-    return load_suite(path).name
-
-
 def main(args: argparse.Namespace) -> int:
     from ..report.summary import summarize
     from ..runner import run
@@ -52,8 +37,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
         os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
-    suite_name = _suite_name(args.suite)
-    principal = authorize_args(args, "run", suite_name)
+    suite_name, suite_sha256 = suite_identity(args.suite)
+    principal = authorize_suite(args, "run", args.suite)  # name and sha256 of the suite file
     extras = {}
     ring_path = configured_path(args.keyring)
     if ring_path is not None:
@@ -61,7 +46,8 @@ def main(args: argparse.Namespace) -> int:
     log = AuditLog.default()
     log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None)
     try:
-        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force)
+        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
+                     suite_sha256=suite_sha256)  # the bytes access was decided on, not a file swapped since
     except BaseException as exc:
         log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__)
         raise

@@ -1,12 +1,12 @@
 """`mmeval signoff RUN_DIR [--principal NAME] [--key PUBKEY]`: approve a release.
 
 Needs the `sign-off` permission, a report whose status is `pass` (not `ungated`: a
-suite without thresholds checked nothing), and a run that verifies. Writes `signoff.dsse.json` (a DSSE envelope over an in-toto Statement whose
-subjects are the run's attestation and report.json, predicate: who approved, when) and
-an audit event.
+suite without thresholds checked nothing), and a run that verifies. Writes
+`signoff.dsse.json` (format and checks: report/signoff.py; `mmeval verify` checks it)
+and an audit event.
 
-Permission: `sign-off` on the suite's name under the access policy (`--policy` or
-`$MMEVAL_POLICY`); without a policy, local single-user mode applies (see README). The
+Permission: `sign-off` on the suite the verified attestation names, under the policies
+in force (site, project, `--policy`); without any, local single-user mode (see README). The
 decision and the approval are both events in the audit log.
 """
 
@@ -16,10 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ._access import add_access_arguments, authorize_args
-
-SIGNOFF = "signoff.dsse.json"
-PREDICATE_TYPE = "https://mmeval.dev/attestation/signoff/v1"
+from ._access import add_access_arguments, authorize_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,32 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..errors import GateBlocked
-    from ..fsutil import write_json
-    from ..fsutil import sha256_file
-    from ..report.signing import ATTESTATION, STATEMENT_TYPE, key_id, load_signing_key, sign_envelope, verify_run
+    from ..report.signing import key_id, load_signing_key, verify_run
+    from ..report.signoff import SIGNABLE_STATUS, write_signoff
     from ..runinfo import utc_now
     from ..security.auditlog import AuditLog
 
     statement = verify_run(args.run_dir, args.key)  # IntegrityError (exit 4) if anything changed
     report = json.loads((args.run_dir / "report.json").read_text())
-    principal = authorize_args(args, "sign-off", report["suite"]["name"])
+    principal = authorize_run(args, "sign-off", args.run_dir, statement)  # the signed suite
     if report.get("status") == "ungated":
         raise GateBlocked(f"{args.run_dir}/report.json: status is 'ungated': the suite sets no thresholds, so nothing was "
                           "gated; add thresholds to the suite to sign off a release")
-    if report.get("status") != "pass":
+    if report.get("status") != SIGNABLE_STATUS:
         raise GateBlocked(f"{args.run_dir}/report.json: status is {report.get('status')!r}; only a passing run can be signed off")
     key = load_signing_key(args.signing_key)
-    approval = {
-        "_type": STATEMENT_TYPE,
-        "subject": [{"name": n, "digest": {"sha256": sha256_file(args.run_dir / n)}} for n in (ATTESTATION, "report.json")],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "approved_by": principal, "approved_at": utc_now(), "decision": "approved", "comment": args.comment,
-            "run_id": report.get("run_id"), "suite": report.get("suite"), "files_verified": len(statement["subject"]),
-        },
-    }
-    payload = json.dumps(approval, sort_keys=True, separators=(",", ":")).encode()
-    write_json(args.run_dir / SIGNOFF, sign_envelope(payload, key))
+    path = write_signoff(args.run_dir, statement, principal, utc_now(), args.comment, key)
     AuditLog.default().append("sign-off", principal=principal, run_id=report.get("run_id"), suite=report["suite"]["name"], keyid=key_id(key.public_key()))
-    print(f"signed off by {principal}: {args.run_dir / SIGNOFF}")
+    print(f"signed off by {principal}: {path}")
     return 0

@@ -1,9 +1,15 @@
 """`mmeval store ls|get RUN_DIR [ID] [--export DIR]`: list or decrypt records of a run's store.
 
-Needs the `read-raw` permission on the run (its suite name or directory); every read is
+Needs the `read-raw` permission (ls too) on the suite the run's signed attestation names
+(with a policy in force the run is verified first: exit 4); every read is
 an audit event (record ids only). `--export DIR` writes media outputs (images, audio) as
 files (mode 0600) with their provenance manifests beside them, ready for
 `mmeval provenance verify`.
+
+Every read checks the store against the run's verified attestation first (`--key`, default
+your signing key): a store whose record files were deleted, added or swapped in from
+another run is exit 4, before any record is shown. `get --reader-key FILE` decrypts with a
+reader role's private key alone (no key ring): see `mmeval keys reader-new`.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import re
 import json
 from pathlib import Path
 
-from ._access import add_access_arguments, authorize_args
+from ._access import add_access_arguments, authorize_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,15 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     parser.add_argument("id", nargs="?", metavar="ID", help="record id (get); all records when left out")
     parser.add_argument("--export", type=Path, metavar="DIR", help="get: write media outputs and their manifests to DIR")
-    add_access_arguments(parser)
-
-
-def _resource(run_dir: Path) -> str:
-    """The suite name from the run's report (for policy globs), else the directory name."""
-    try:
-        return str(json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["suite"]["name"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return run_dir.name
+    parser.add_argument("--reader-key", type=Path, metavar="FILE",
+                        help="get: decrypt with this reader role's X25519 private key instead of the key ring's master key")
+    add_access_arguments(parser, run_key=True)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,19 +37,25 @@ def main(args: argparse.Namespace) -> int:
     from ..security.keyring import KeyRing, resolve_path
     from ..security.store import RecordStore
 
-    principal = authorize_args(args, "read-raw", _resource(args.run_dir))
+    principal = authorize_run(args, "read-raw", args.run_dir)  # the signed suite, never the folder name
     log = AuditLog.default()
     if args.action == "ls":
-        store = RecordStore.open(args.run_dir, None)
+        store = RecordStore.open(args.run_dir, None, args.key)
         ids = store.ids()
         log.append("store-read", principal=principal, run_id=store.run_id, operation="ls", records=len(ids))
         for record_id in ids:
             print(record_id)
         return 0
-    store = RecordStore.open(args.run_dir, KeyRing.load(resolve_path(args.keyring)))
+    if args.reader_key is not None:
+        from ..security.readers import load_reader_key
+
+        store = RecordStore.open(args.run_dir, None, args.key, reader=load_reader_key(args.reader_key))
+    else:
+        store = RecordStore.open(args.run_dir, KeyRing.load(resolve_path(args.keyring)), args.key)
     ids = [args.id] if args.id else store.ids()
     values = {record_id: store.get(record_id) for record_id in ids}  # all verify before any is shown
-    log.append("store-read", principal=principal, run_id=store.run_id, operation="get", record_ids=ids)
+    log.append("store-read", principal=principal, run_id=store.run_id, operation="get", record_ids=ids,
+               reader_key=store.reader.key_id if store.reader else None)
     if args.export is not None:
         for path in _export(args.run_dir, values, args.export):
             print(path)

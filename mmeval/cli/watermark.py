@@ -2,6 +2,9 @@
 
 `embed` marks images (PNG/JPEG) and audio (WAV) with the key ring's watermark key and
 writes each marked copy to DIR with a signed manifest beside it (`NAME.manifest.json`).
+DIR follows the output folder rules of `mmeval run` (staging.py): it appears whole or not
+at all, a folder of the user's is refused, and an earlier output is replaced only with
+`--force`.
 Text is marked while it is generated (the `watermark` gate), so it is detected here but
 not embedded. `detect` prints, per file (per line for JSONL): detected, score, p-value.
 Keys come from `--keyring` / $MMEVAL_KEYRING; embed needs the `run` permission, detect `audit`.
@@ -21,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="wm_command", metavar="ACTION", required=True, parser_class=type(parser))
     embed = sub.add_parser("embed", help="mark images/audio and write signed manifests")
     embed.add_argument("files", type=Path, nargs="+", help="PNG/JPEG images or WAV files")
-    embed.add_argument("--out", type=Path, required=True, help="folder for the marked copies and manifests")
+    embed.add_argument("--out", type=Path, required=True, help="new folder for the marked copies and manifests")
+    embed.add_argument("--force", action="store_true", help="replace an earlier mmeval output in --out")
     embed.add_argument("--model", default="unknown", help="the generator's name, recorded in the manifest")
     embed.add_argument("--weights-sha256", help="sha256 of the generator's weights, recorded in the manifest")
     detect = sub.add_parser("detect", help="test files for the mark (text, images, audio)")
@@ -40,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
 
     ring_path = resolve_path(args.keyring)
     action = "run" if args.wm_command == "embed" else "audit"
-    principal = authorize_args(args, action, "watermark")
+    principal = authorize_args(args, action, "watermark", anchors=tuple(args.files))
     ring = KeyRing.load(ring_path)
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
@@ -61,6 +65,7 @@ def _embed(args: argparse.Namespace, ring: Any) -> int:
     from ..fsutil import write_atomic
     from ..provenance.files import WatermarkKeys, embed_bytes, mark_claim, modality_of
     from ..provenance.manifest import build_claim, manifest_path, sign_manifest, write_manifest
+    from ..staging import staged_directory
 
     keys = WatermarkKeys.from_ring(ring)
     names = [f.name for f in args.files]
@@ -71,12 +76,14 @@ def _embed(args: argparse.Namespace, ring: Any) -> int:
             raise InputError(f"{src}: embed takes PNG/JPEG images or WAV audio (text is marked during generation)")
     generator = {"model": args.model, "weights_sha256": args.weights_sha256}
     marked = [embed_bytes(src, keys) for src in args.files]  # every input checked before any write
-    for src, data in zip(args.files, marked):
-        dst = args.out / src.name
-        claim = build_claim(data, dst.name, watermark=mark_claim(modality_of(src) or "", keys), generator=generator)
-        write_atomic(dst, data)
-        write_manifest(manifest_path(dst), sign_manifest(claim, ring.signing_key()))
-        print(f"{dst}  (+ {manifest_path(dst).name})")
+    with staged_directory(args.out, replace=args.force) as staging:
+        for src, data in zip(args.files, marked):
+            dst = staging / src.name
+            claim = build_claim(data, dst.name, watermark=mark_claim(modality_of(src) or "", keys), generator=generator)
+            write_atomic(dst, data)
+            write_manifest(manifest_path(dst), sign_manifest(claim, ring.signing_key()))
+    for src in args.files:
+        print(f"{args.out / src.name}  (+ {manifest_path(args.out / src.name).name})")
     return len(args.files)
 
 

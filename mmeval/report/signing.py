@@ -4,8 +4,10 @@
 
 The signature is Ed25519 over DSSE's pre-authentication encoding (PAE), so the payload
 type is signed too. Every file in the run directory is a subject (report.json, report.md,
-report.html, per-sample records, generated artifacts) with its sha256; `verify_run`
-rechecks each one and names the first that does not match.
+report.html, per-sample records, generated artifacts, every file of the encrypted store)
+with its sha256; `verify_run` rechecks each one, names what does not match (missing,
+changed, or not covered), and then checks the run's sign-off (report/signoff.py): a
+sign-off that does not hold fails verification, it is never ignored.
 
 Keys: `$MMEVAL_SIGNING_KEY` (a PEM Ed25519 private key) or a per-user key created 0600
 on first use under `$MMEVAL_HOME` (default `~/.config/mmeval`). Keys never live in a repo.
@@ -19,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,9 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://mmeval.dev/attestation/run/v1"
 ATTESTATION = "attestation.dsse.json"
+SIGNOFF = "signoff.dsse.json"  # format and checks: report/signoff.py
 # Files added after signing by design (they carry their own signatures).
-UNSIGNED = {ATTESTATION, "signoff.dsse.json"}
-
-
+UNSIGNED = {ATTESTATION, SIGNOFF}
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -134,6 +136,11 @@ def sign_envelope(payload: bytes, key: Any, payload_type: str = PAYLOAD_TYPE) ->
 
 def open_envelope(envelope: dict[str, Any], trusted: list[Any], where: str) -> bytes:
     """Return the payload if one signature verifies with a trusted key, else IntegrityError."""
+    return open_envelope_by(envelope, trusted, where)[0]
+
+
+def open_envelope_by(envelope: dict[str, Any], trusted: list[Any], where: str) -> tuple[bytes, str]:
+    """(payload, key id of the trusted key whose signature verified), else IntegrityError."""
     from cryptography.exceptions import InvalidSignature
 
     try:
@@ -150,7 +157,7 @@ def open_envelope(envelope: dict[str, Any], trusted: list[Any], where: str) -> b
     for sig in known:
         try:
             by_id[sig["keyid"]].verify(base64.b64decode(sig["sig"]), pae(payload_type, payload))
-            return payload
+            return payload, sig["keyid"]
         except (InvalidSignature, ValueError, TypeError):
             continue
     raise IntegrityError(f"{where}: signature does not verify")
@@ -184,8 +191,35 @@ def trusted_keys(public_key_path: Path | None) -> list[Any]:
     return [read_signing_key(own).public_key()]
 
 
-def verify_run(run_dir: Path, public_key_path: Path | None = None) -> dict[str, Any]:
-    """Check the signature and every covered file; return the statement or raise IntegrityError."""
+def verify_run(run_dir: Path, public_key_path: Path | None = None, signoff_keys: Sequence[Path] = ()) -> dict[str, Any]:
+    """Check the signature, every covered file and the sign-off; return the statement or
+    raise IntegrityError. A sign-off may be signed by a run-trusted key or one of `signoff_keys`."""
+    return verify_release(run_dir, public_key_path, signoff_keys)[0]
+
+
+def verify_release(
+    run_dir: Path, public_key_path: Path | None = None, signoff_keys: Sequence[Path] = ()
+) -> tuple[dict[str, Any], Any]:
+    """`verify_run`, also returning the run's checked `signoff.Approval` (None: not signed off)."""
+    from .signoff import check_signoff
+
+    trusted = trusted_keys(public_key_path)
+    statement = open_attestation(run_dir, trusted)
+    check_files(run_dir, statement)
+    approval = check_signoff(run_dir, statement, trusted + [load_public_key(Path(p)) for p in signoff_keys])
+    return statement, approval
+
+
+def verify_attestation(run_dir: Path, public_key_path: Path | None = None) -> dict[str, Any]:
+    """The signature and every covered file, not the sign-off: for readers of the run's data
+    (the store), whose reads must not hang on whose approval the run carries."""
+    statement = open_attestation(run_dir, trusted_keys(public_key_path))
+    check_files(run_dir, statement)
+    return statement
+
+
+def open_attestation(run_dir: Path, trusted: list[Any]) -> dict[str, Any]:
+    """The run's attestation statement, its signature checked (its files not yet)."""
     envelope_path = run_dir / ATTESTATION
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: not a run directory")
@@ -195,18 +229,32 @@ def verify_run(run_dir: Path, public_key_path: Path | None = None) -> dict[str, 
         raise IntegrityError(f"{envelope_path}: missing; the run is not signed") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise IntegrityError(f"{envelope_path}: not valid JSON") from None
-    payload = open_envelope(envelope, trusted_keys(public_key_path), str(envelope_path))
-    statement = json.loads(payload)
-    covered = set()
-    for subject in statement.get("subject", []):
-        name = subject["name"]
+    if not isinstance(envelope, dict):
+        raise IntegrityError(f"{envelope_path}: not a DSSE envelope")
+    statement = json.loads(open_envelope(envelope, trusted, str(envelope_path)))
+    if not isinstance(statement, dict) or not isinstance(statement.get("subject"), list):
+        raise IntegrityError(f"{envelope_path}: signed payload is not a run statement")
+    return statement
+
+
+def check_files(run_dir: Path, statement: dict[str, Any]) -> None:
+    """The files under `run_dir` are exactly the statement's subjects, each with its sha256."""
+    covered: set[str] = set()
+    missing, changed = [], []
+    for subject in statement["subject"]:
+        try:
+            name, digest = subject["name"], subject["digest"]["sha256"]
+        except (KeyError, TypeError):
+            raise IntegrityError(f"{run_dir / ATTESTATION}: a subject has no name or sha256") from None
         covered.add(name)
         path = run_dir / name
-        if ".." in Path(name).parts or not path.is_file():
-            raise IntegrityError(f"{path}: covered by the attestation but missing")
-        if sha256_file(path) != subject["digest"]["sha256"]:
-            raise IntegrityError(f"{path}: sha256 does not match the attestation")
+        if ".." in Path(name).parts or Path(name).is_absolute() or not path.is_file():
+            missing.append(name)
+        elif sha256_file(path) != digest:
+            changed.append(name)
     extra = [name for name in run_files(run_dir) if name not in covered]
-    if extra:
-        raise IntegrityError(f"{run_dir / extra[0]}: not covered by the attestation")
-    return statement
+    for names, what in ((missing, "covered by the attestation but missing"), (changed, "sha256 does not match the attestation"),
+                        (extra, "not covered by the attestation")):
+        if names:
+            more = f" (and {len(names) - 1} more {'file' if len(names) == 2 else 'files'})" if len(names) > 1 else ""
+            raise IntegrityError(f"{run_dir / names[0]}: {what}{more}")

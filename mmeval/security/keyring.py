@@ -1,4 +1,6 @@
-"""The key ring: master keys for the encrypted store, one signing key, one watermark secret.
+"""The key ring: master keys for the encrypted store, one signing key, one watermark secret,
+and the public keys of reader roles (kind `reader`: a role name and an X25519 public key,
+never private material; see readers.py).
 
 One JSON file, written atomically with mode 0600 (the temporary file is created 0600 by
 `tempfile.mkstemp`, so no reader ever sees a world-readable copy). A ring that is group-
@@ -25,10 +27,12 @@ from ..errors import IntegrityError, SpecError
 from ..home import mmeval_home, require_private
 from ..fsutil import write_atomic
 from ..runinfo import utc_now
+from .readers import ROLE, Reader, check_role, reader_key_id
 
 ENV = "MMEVAL_KEYRING"
 FORMAT = "mmeval-keyring/1"
-KINDS = ("master", "signing", "watermark")
+KINDS = ("master", "signing", "watermark", "reader")
+SINGLE_ACTIVE = ("master", "signing", "watermark")  # readers: any number, all in use
 
 
 def default_path() -> Path:
@@ -58,15 +62,23 @@ class _Key:
     material: bytes
     created: str
     active: bool = False
+    role: str | None = None  # readers only
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "id": self.id,
             "kind": self.kind,
             "created": self.created,
             "active": self.active,
             "material": base64.b64encode(self.material).decode(),
         }
+        if self.role is not None:
+            body["role"] = self.role
+        return body
+
+
+def _valid_reader(key: _Key) -> bool:
+    return isinstance(key.role, str) and bool(ROLE.fullmatch(key.role)) and len(key.material) == 32
 
 
 def _new_id(kind: str) -> str:
@@ -121,14 +133,17 @@ class KeyRing:
                 key = _Key(
                     str(entry["id"]), str(entry["kind"]), base64.b64decode(entry["material"], validate=True),
                     str(entry.get("created", "")), bool(entry.get("active", False)),
+                    entry.get("role") if entry.get("kind") == "reader" else None,
                 )
             except (KeyError, TypeError, ValueError):
                 raise SpecError(f"key ring {path}: keys[{i}] is malformed (needs id, kind, material)") from None
             if key.kind not in KINDS:
                 raise SpecError(f"key ring {path}: keys[{i}].kind {key.kind!r} is not one of {', '.join(KINDS)}")
+            if key.kind == "reader" and not _valid_reader(key):
+                raise SpecError(f"key ring {path}: keys[{i}] is not a reader (needs a role and a 32-byte X25519 public key)")
             keys.append(key)
         ring = cls(path, keys)
-        for kind in KINDS:
+        for kind in SINGLE_ACTIVE:
             if sum(1 for k in keys if k.kind == kind and k.active) != 1:
                 raise SpecError(f"key ring {path}: needs exactly one active {kind} key")
         return ring
@@ -170,9 +185,14 @@ class KeyRing:
         raw = self.signing_key().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {key_id: raw.hex()}
 
+    def readers(self) -> list[Reader]:
+        """The reader roles every new or re-wrapped record is sealed for."""
+        return [Reader(str(k.role), k.material) for k in self._keys if k.kind == "reader"]
+
     def describe(self) -> list[dict[str, Any]]:
-        """Ids, kinds, dates and which is active, never key material."""
-        return [{"id": k.id, "kind": k.kind, "created": k.created, "active": k.active} for k in self._keys]
+        """Ids, kinds, dates, which is active and reader roles, never key material."""
+        return [{"id": k.id, "kind": k.kind, "created": k.created, "active": k.active, **({"role": k.role} if k.role else {})}
+                for k in self._keys]
 
     # --- changes ---------------------------------------------------------------------
     def rotate(self) -> str:
@@ -184,6 +204,30 @@ class KeyRing:
         self._keys.append(key)
         self.save()
         return key.id
+
+    def require_new_reader(self, role: str) -> None:
+        """SpecError unless `role` is a valid name the ring does not list yet."""
+        check_role(role)
+        if any(r.role == role for r in self.readers()):
+            raise SpecError(f"key ring {self.path} already has reader role {role!r}; "
+                            f"run 'mmeval keys reader-remove {role}' first")
+
+    def add_reader(self, role: str, public_raw: bytes) -> str:
+        """List a reader role's public key; one key per role (remove it to replace it)."""
+        self.require_new_reader(role)
+        key = _Key(reader_key_id(public_raw), "reader", public_raw, utc_now(), active=True, role=role)
+        self._keys.append(key)
+        self.save()
+        return key.id
+
+    def remove_reader(self, role: str) -> str:
+        """Drop a reader role; records keep its wraps until the store is re-wrapped."""
+        found = [k for k in self._keys if k.kind == "reader" and k.role == role]
+        if not found:
+            raise SpecError(f"key ring {self.path} has no reader role {role!r}")
+        self._keys = [k for k in self._keys if k not in found]
+        self.save()
+        return found[0].id
 
     def remove_master(self, key_id: str) -> None:
         """Drop an inactive master key (after every store was re-wrapped)."""

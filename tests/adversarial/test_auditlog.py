@@ -11,13 +11,14 @@ import sys
 import pytest
 
 from mmeval.security.auditlog import entry_hash
+from mmeval.security.policy import os_user
 
 
 @pytest.fixture
 def env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MMEVAL_POLICY", "MMEVAL_PRINCIPAL")}
     env.update(MMEVAL_AUDIT_LOG=str(tmp_path / "audit" / "audit.log"), MMEVAL_HOME=str(tmp_path / "home"),
-               MMEVAL_PRINCIPAL="alice", MMEVAL_CACHE_DIR="off")
+               MMEVAL_CACHE_DIR="off")  # the principal is the OS user (no policy allows another)
     return env
 
 
@@ -133,7 +134,7 @@ def test_repair_needs_manage_keys_and_the_denial_is_audited(env, log, tmp_path):
 
 def test_chain_break_in_the_middle_is_not_repairable(env, log):
     lines = log.read_text().splitlines(keepends=True)
-    lines[1] = lines[1].replace('"principal":"alice"', '"principal":"mallory"')
+    lines[1] = lines[1].replace(f'"principal":"{os_user()}"', '"principal":"mallory"')
     log.write_text("".join(lines))
     before = log.read_bytes()
     proc = mmeval(env, "log", "repair")

@@ -25,6 +25,7 @@ from mmeval.cli.compare import compare_runs
 from mmeval.errors import InputError
 from mmeval.report.state_codec import decode_state, encode_state
 from mmeval.runner import run
+from mmeval.security.policy import os_user
 from tests.cli.test_cli import assert_one_line_error, mmeval
 
 N_LABELS = 600
@@ -73,8 +74,9 @@ def sealed_world(tmp_path_factory):
            "MMEVAL_HOME": str(tmp / "home"), "MMEVAL_CACHE_DIR": "off"}
     policy = tmp / "policy.yaml"
     policy.write_text(yaml.safe_dump({
-        "roles": {"evaluator": ["run", "read-raw"], "viewer": ["read-report"]},
+        "roles": {"evaluator": ["run", "read-report", "read-raw"], "viewer": ["read-report"]},
         "principals": {"alice": ["evaluator"], "bob": ["viewer"]},
+        "impersonation": {os_user(): ["alice", "bob"]},  # the principal is the OS user otherwise
     }))
     runs = {}
     with pytest.MonkeyPatch.context() as patch:

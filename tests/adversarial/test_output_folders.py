@@ -96,6 +96,23 @@ def test_audit_does_not_delete_the_folder_it_audits(tmp_path, isolated_keyring):
     assert snapshot(gen) == before
 
 
+def test_watermark_embed_follows_the_output_folder_rules(tmp_path, isolated_keyring):
+    from tests.provenance.conftest import product_png
+
+    (tmp_path / "shoe.png").write_bytes(product_png(1))
+    ring = ("--keyring", str(tmp_path / "ring.json"))
+    mine = tmp_path / "marked"
+    mine.mkdir()
+    (mine / "shoe.png").write_bytes(b"my own edit")  # a user's file with the same name
+    before = snapshot(mine)
+    one_error(mmeval(tmp_path, "watermark", "embed", "shoe.png", "--out", "marked", *ring), "not an mmeval output")
+    assert snapshot(mine) == before
+    assert mmeval(tmp_path, "watermark", "embed", "shoe.png", "--out", "out", *ring).returncode == 0
+    one_error(mmeval(tmp_path, "watermark", "embed", "shoe.png", "--out", "out", *ring), "--force")
+    assert mmeval(tmp_path, "watermark", "embed", "shoe.png", "--out", "out", "--force", *ring).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".mmeval-output", "shoe.png", "shoe.png.manifest.json"]
+
+
 def slow_suite(tmp_path: Path) -> Path:
     (tmp_path / "slowmod.py").write_text(
         "import time\n\ndef generate(inputs):\n    time.sleep(0.5)\n    return ['a' if i % 2 else 'b' for i in range(len(inputs))]\n"

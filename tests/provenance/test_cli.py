@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mmeval.security.policy import os_user
 from tests.cli.test_cli import assert_one_line_error, mmeval
 from tests.provenance.conftest import product_png, spot_wav
 
@@ -25,7 +26,7 @@ def marked(tmp_path, ring):
 def test_embed_writes_marked_copies_with_manifests_and_detect_tells_them_apart(marked):
     src, out = marked
     assert sorted(p.name for p in out.iterdir()) == [
-        "jingle.wav", "jingle.wav.manifest.json", "shoe.png", "shoe.png.manifest.json"]
+        ".mmeval-output", "jingle.wav", "jingle.wav.manifest.json", "shoe.png", "shoe.png.manifest.json"]
     proc = mmeval("watermark", "detect", *(str(p) for p in [src / "shoe.png", src / "jingle.wav",
                                                             out / "shoe.png", out / "jingle.wav"]), "--json")
     assert proc.returncode == 0, proc.stderr
@@ -105,7 +106,8 @@ def test_policy_audit_rules_and_permission(marked, tmp_path):
     _, out = marked
     policy = tmp_path / "policy.yaml"
     policy.write_text("roles:\n  auditor: [audit]\nprincipals:\n  ann: [auditor]\n"
-                      "audit:\n  require_manifest: true\n  require_watermark: false\n")
+                      "audit:\n  require_manifest: true\n  require_watermark: false\n"
+                      f"impersonation:\n  {os_user()}: [ann, bob]\n")  # the principal is the OS user otherwise
     (out / "extra.png").write_bytes(product_png(5))  # unmarked, no manifest
     proc = mmeval("audit", str(out), "--json", "--policy", str(policy), "--principal", "ann", "--out", str(tmp_path / "a"))
     assert proc.returncode == 1

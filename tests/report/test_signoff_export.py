@@ -13,6 +13,7 @@ import yaml
 
 from mmeval.report.signing import ATTESTATION, load_signing_key, open_envelope, verify_run
 from mmeval.runner import run
+from mmeval.security.policy import os_user
 from tests.cli.test_cli import mmeval
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,8 @@ def test_signoff_refuses_tampered_failing_or_unauthorized(passing_run, tmp_path)
     assert not (tampered / "signoff.dsse.json").exists()
 
     policy = tmp_path / "policy.yaml"
-    policy.write_text(f"roles:\n  releaser: [run, sign-off]\n  runner: [run]\nprincipals:\n  {me}: [releaser]\n  mallory: [runner]\n")
+    policy.write_text(f"roles:\n  releaser: [run, sign-off]\n  runner: [run]\nprincipals:\n  {me}: [releaser]\n  mallory: [runner]\n"
+                      f"impersonation:\n  {os_user()}: [mallory]\n")  # so the sign-off check itself is what refuses
     proc = mmeval("signoff", str(fresh(passing_run, tmp_path / "o")), "--principal", "mallory", "--policy", str(policy))
     assert proc.returncode == 3 and "sign-off" in proc.stderr
     allowed = fresh(passing_run, tmp_path / "a")

@@ -11,6 +11,7 @@ from mmeval.cli import main as cli
 from mmeval.security.auditlog import AuditLog
 from mmeval.security.keyring import KeyRing
 from mmeval.security.observer import StoreObserver
+from mmeval.security.policy import os_user
 from tests.test_suite import base_suite, write_suite
 
 N = 6
@@ -43,13 +44,15 @@ def _scan(root: Path, needle: bytes = b"CANARY") -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and (needle in p.read_bytes() or needle.decode() in str(p))]
 
 
-POLICY = """
+POLICY = f"""
 roles:
-  runner: [{action: run, resources: ["ecommerce-*"]}]
+  runner: [{{action: run, resources: ["ecommerce-*"]}}]
   auditor: [read-report, read-raw, audit]
 principals:
   carol: [runner]
   bob: [auditor]
+impersonation:  # the principal is the OS user unless the policy lets it act as another
+  {os_user()}: [carol, bob]
 """
 
 
@@ -124,7 +127,7 @@ def test_integrity_failures_exit_4(tmp_path, capsys):
     record.write_bytes(bytes(raw))
     capsys.readouterr()
     assert cli(["store", "get", str(tmp_path / "run"), "--keyring", str(ring)]) == 4
-    assert "candidate/s" in capsys.readouterr().err
+    assert record.name in capsys.readouterr().err  # the run's attestation no longer covers it
     # rotation refuses a tampered store and changes nothing
     before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "store").iterdir()}
     assert cli(["keys", "rotate", "--keyring", str(ring), "--store", str(tmp_path / "run")]) == 4
@@ -169,5 +172,5 @@ def test_observer_stores_media_bytes_and_removes_run_dir_copies(tmp_path):
 
     from mmeval.security.store import RecordStore
 
-    value = RecordStore.open(run_dir, ring).get("img/a")
+    value = RecordStore(run_dir / "store", ring).get("img/a")  # an unsigned folder: the store itself
     assert base64.b64decode(value["output"]["bytes_b64"]) == b"\x89PNG-CANARY-inside"

@@ -67,9 +67,9 @@ def test_wrong_key_ring_fails_cleanly(tmp_path, ring):
     other = KeyRing.init(tmp_path / "other.json")
     before = _snapshot(tmp_path / "store")
     with pytest.raises(IntegrityError):
-        RecordStore.open(tmp_path, other).get("m/a")
+        RecordStore(tmp_path / "store", other).get("m/a")
     with pytest.raises(IntegrityError):
-        RecordStore.open(tmp_path, other).rewrap(other)
+        RecordStore(tmp_path / "store", other).rewrap(other)
     assert _snapshot(tmp_path / "store") == before
 
 
@@ -88,7 +88,7 @@ def test_rotation_keeps_every_record_and_old_key_removal_then_fails_cleanly(tmp_
     assert {i: store.get(i) for i in store.ids()} == values
     ring.remove_master(old_id)
     reloaded = KeyRing.load(ring.path)
-    assert {i: RecordStore.open(tmp_path, reloaded).get(i) for i in values} == values
+    assert {i: RecordStore(tmp_path / "store", reloaded).get(i) for i in values} == values
     before = _snapshot(tmp_path / "untouched")
     with pytest.raises(IntegrityError, match=old_id):
         RecordStore(tmp_path / "untouched", reloaded).get("m/x")

@@ -2,7 +2,8 @@
 
 Weights: the standard file `pt_inception-2015-12-05-6726825d.pth`, looked up in
 `weights:` (a file or folder), `$MMEVAL_WEIGHTS_DIR` and torch hub's checkpoint folder,
-and checked against its sha256 before use. `weights: random` builds the same network
+and checked against its published size and full sha256 before use (no override: a pin
+that an environment variable can replace pins nothing). `weights: random` builds the same network
 with seeded random weights, for tests and smoke runs; fingerprints say so, so such a
 number is never mistaken for a comparable FID. Nothing is ever downloaded.
 
@@ -25,9 +26,10 @@ from ...fsutil import sha256_file
 from ...media.image import load_image
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-# sha256 of the file published with pytorch-fid; torch hub's name carries its first 8 hex digits.
-WEIGHTS_SHA256_PREFIX = "6726825d"
-WEIGHTS_SHA256 = os.environ.get("MMEVAL_INCEPTION_SHA256", "")
+# The file pytorch-fid publishes (github.com/mseitzer/pytorch-fid/releases, fid_weights). Its name
+# carries only 8 hex digits of this digest, which a forger can match in about an hour of CPU.
+WEIGHTS_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+WEIGHTS_SIZE = 95_628_359
 PREPROCESS = "rgb01-bilinear299-noantialias-scale11"
 RANDOM_SEED = 0
 RANDOM = "random"  # `weights: random`: seeded random weights, never comparable with published values
@@ -56,10 +58,19 @@ def resolve_weights(weights: str | None) -> tuple[Path, str]:
             f"Inception weights {WEIGHTS_FILE} not found (looked in: {looked}); put the file in "
             f"$MMEVAL_WEIGHTS_DIR or pass `weights: PATH`, or use `weights: random` for a non-comparable smoke run"
         )
+    where = f"put pytorch-fid's {WEIGHTS_FILE} in $MMEVAL_WEIGHTS_DIR or pass `weights: PATH`"
+    size = found.stat().st_size
+    if size != WEIGHTS_SIZE:  # checked first: a wrong file fails at once, without hashing it
+        raise IntegrityError(
+            f"{found}: size {size:,} bytes does not match the published Inception weights "
+            f"({WEIGHTS_SIZE:,} bytes, sha256 {WEIGHTS_SHA256}); {where}"
+        )
     digest = _digest(found)
-    expected_ok = digest == WEIGHTS_SHA256 if WEIGHTS_SHA256 else digest.startswith(WEIGHTS_SHA256_PREFIX)
-    if not expected_ok:
-        raise IntegrityError(f"{found}: sha256 {digest[:16]}… does not match the published Inception weights")
+    if digest != WEIGHTS_SHA256:
+        raise IntegrityError(
+            f"{found}: sha256 {digest} does not match the published Inception weights "
+            f"(sha256 {WEIGHTS_SHA256}); {where}"
+        )
     return found, digest
 
 
