@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
-from pathlib import Path
 
-import pytest
-import yaml
 
 from mmeval.gates.base import Decision
 from mmeval.registry import GATES

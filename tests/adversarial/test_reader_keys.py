@@ -10,22 +10,9 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 
 from mmeval.report.signing import sign_run
 from tests.adversarial.test_signatures import cli_env, make_run, mmeval, one_error, own_key
-
-
-@pytest.fixture
-def env(tmp_path):
-    return cli_env(tmp_path)
-
-
-@pytest.fixture
-def ring(tmp_path, env):
-    path = tmp_path / "ring.json"
-    assert mmeval(env, "keys", "init", "--keyring", str(path)).returncode == 0
-    return path
 
 
 def reader_new(env, ring, role, out):

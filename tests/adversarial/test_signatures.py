@@ -97,11 +97,6 @@ def forge_signoff(run_dir: Path, key, **predicate_changes) -> None:
         (run_dir / SIGNOFF).write_text(json.dumps(sign_envelope(payload, key)))
 
 
-@pytest.fixture
-def env(tmp_path):
-    return cli_env(tmp_path)
-
-
 def test_a_forged_signoff_on_a_failed_run_fails_verify(tmp_path, env):
     failed = make_run(tmp_path, env, passing=False)
     mallory, _ = new_key(tmp_path, "mallory")

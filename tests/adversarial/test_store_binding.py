@@ -9,24 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 
 from mmeval.report.signing import ATTESTATION, SIGNOFF, load_signing_key, sign_run
-from tests.adversarial.test_signatures import cli_env, make_run, mmeval, one_error
+from tests.adversarial.test_signatures import make_run, mmeval, one_error
 
 ROWS = 8
-
-
-@pytest.fixture
-def env(tmp_path):
-    return cli_env(tmp_path)
-
-
-@pytest.fixture
-def ring(tmp_path, env):
-    path = tmp_path / "ring.json"
-    assert mmeval(env, "keys", "init", "--keyring", str(path)).returncode == 0
-    return path
 
 
 def sealed_run(tmp_path, env, ring, name="run") -> Path:

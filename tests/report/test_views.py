@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from mmeval.report.html import render_html
 from mmeval.report.markdown import render_markdown
-from tests.cli.test_cli import mmeval
 from tests.test_suite import base_suite, write_suite
 
 
