@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ..errors import InputError
 from .base import check_lengths, fingerprint, package_version
 
-Average = Literal["micro", "macro", "weighted"]
+Average = Literal["micro", "macro", "weighted", "binary"]
 
 
 def label(value: Any) -> str:
@@ -34,8 +34,11 @@ class _ConfusionMetric:
     higher_is_better = True
     name = ""
 
-    def __init__(self, average: Average = "macro"):
+    def __init__(self, average: Average = "macro", pos_label: str | int | None = None):
+        if (average == "binary") != (pos_label is not None):
+            raise ValueError("average: binary needs pos_label (the positive class), and pos_label needs average: binary")
         self.average = average
+        self.pos_label = None if pos_label is None else label(pos_label)  # 1 and "1" are one label
 
     def init(self) -> Counter:
         return Counter()
@@ -62,17 +65,24 @@ class _ConfusionMetric:
     def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:
         from sklearn.metrics import precision_recall_fscore_support
 
+        binary = {"pos_label": self.pos_label} if self.average == "binary" else {}
+        labels = set(y_true) | set(y_pred)
+        if binary and (len(labels) > 2 or (len(labels) == 2 and self.pos_label not in labels)):
+            raise InputError(f"{self.name}: average: binary needs at most two labels, one of them pos_label "
+                             f"{self.pos_label!r}; got {', '.join(sorted(labels))}")
         precision, recall, f1, _ = precision_recall_fscore_support(
-            y_true, y_pred, average=self.average, sample_weight=weights, zero_division=0
+            y_true, y_pred, average=self.average, sample_weight=weights, zero_division=0, **binary
         )
         return {"precision": precision, "recall": recall, "f1": f1}[self.name]
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, average=self.average, impl=f"sklearn-{package_version('scikit-learn')}")
+        extra = {"pos_label": self.pos_label} if self.pos_label is not None else {}
+        return fingerprint(self.name, average=self.average, impl=f"sklearn-{package_version('scikit-learn')}", **extra)
 
 
 class Precision(_ConfusionMetric):
-    """Precision over labels; `average` micro, macro (default) or weighted.
+    """Precision over labels; `average` micro, macro (default) or weighted, or `binary`
+    with `pos_label` (scikit-learn's score of the positive class alone).
 
     Example: `- use: precision` with `args: {average: weighted}`.
     """
@@ -81,15 +91,15 @@ class Precision(_ConfusionMetric):
 
 
 class Recall(_ConfusionMetric):
-    """Recall over labels; `average` micro, macro (default) or weighted."""
+    """Recall over labels; `average` micro, macro (default), weighted, or binary with `pos_label`."""
 
     name = "recall"
 
 
 class F1(_ConfusionMetric):
-    """F1 over labels; `average` micro, macro (default) or weighted.
+    """F1 over labels; `average` micro, macro (default), weighted, or binary with `pos_label`.
 
-    Example: `- use: f1` with `args: {average: macro}`.
+    Example: `- use: f1` with `args: {average: binary, pos_label: "defect"}`.
     """
 
     name = "f1"
@@ -105,7 +115,7 @@ class Accuracy(_ConfusionMetric):
 
     name = "accuracy"
 
-    def __init__(self, average: Average = "micro"):
+    def __init__(self, average: Literal["micro", "macro", "weighted"] = "micro"):
         super().__init__(average)
 
     def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:

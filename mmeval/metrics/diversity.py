@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import InputError
 from .base import fingerprint, package_version
 from .resampling import NotResampled, ResampledRows, SetResampler
+from .tokenize import TOKENIZERS, Tokenize, tokens
 
 
 def _texts(outputs: Sequence[Any]) -> list[str]:
@@ -26,9 +27,12 @@ def _texts(outputs: Sequence[Any]) -> list[str]:
 
 
 class DistinctN:
-    """Distinct n-grams / all n-grams over all outputs (whitespace tokens).
+    """Distinct n-grams over all outputs, divided as Li et al. (2016) define it: by the
+    total number of generated tokens (`per: tokens`, the default), or by the number of
+    n-grams (`per: ngrams`, the other convention in use). Tokens: `whitespace`, `char`,
+    or sacrebleu's `zh` for Chinese copy (see tokenize.py).
 
-    Example: `- use: distinct_n` with `args: {n: 2}`.
+    Example: `- use: distinct_n` with `args: {n: 2, tokenize: zh}`.
     """
 
     name = "distinct_n"
@@ -37,31 +41,37 @@ class DistinctN:
     value_range = (0.0, 1.0)
     set_level = True
 
-    def __init__(self, n: int = 2):
+    def __init__(self, n: int = 2, tokenize: Tokenize = "whitespace", per: Literal["tokens", "ngrams"] = "tokens"):
         if not 1 <= n <= 4:
             raise ValueError("n must be between 1 and 4")
-        self.n = n
+        if tokenize not in TOKENIZERS:
+            raise ValueError(f"tokenize must be one of {', '.join(TOKENIZERS)}")
+        if per not in ("tokens", "ngrams"):
+            raise ValueError("per must be 'tokens' (Li et al. 2016) or 'ngrams'")
+        self.n, self.tokenize, self.per = n, tokenize, per
 
-    def init(self) -> tuple[frozenset, int]:
-        return (frozenset(), 0)
+    def init(self) -> tuple[frozenset, int, int]:
+        return (frozenset(), 0, 0)  # distinct n-grams, n-gram count, token count
 
-    def update(self, state: tuple[frozenset, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[frozenset, int]:
-        seen, total = set(state[0]), state[1]
+    def update(self, state: tuple[frozenset, int, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[frozenset, int, int]:
+        seen, grams_total, tokens_total = set(state[0]), state[1], state[2]
         for text in _texts(outputs):
-            tokens = text.split()
-            grams = [tuple(tokens[i : i + self.n]) for i in range(len(tokens) - self.n + 1)]
+            words = tokens(text, self.tokenize)
+            grams = [tuple(words[i : i + self.n]) for i in range(len(words) - self.n + 1)]
             seen.update(grams)
-            total += len(grams)
-        return (frozenset(seen), total)
+            grams_total += len(grams)
+            tokens_total += len(words)
+        return (frozenset(seen), grams_total, tokens_total)
 
-    def merge(self, a: tuple[frozenset, int], b: tuple[frozenset, int]) -> tuple[frozenset, int]:
-        return (a[0] | b[0], a[1] + b[1])
+    def merge(self, a: tuple[frozenset, int, int], b: tuple[frozenset, int, int]) -> tuple[frozenset, int, int]:
+        return (a[0] | b[0], a[1] + b[1], a[2] + b[2])
 
-    def compute(self, state: tuple[frozenset, int]) -> dict[str, float]:
-        return {self.name: len(state[0]) / state[1] if state[1] else float("nan")}
+    def compute(self, state: tuple[frozenset, int, int]) -> dict[str, float]:
+        total = state[2] if self.per == "tokens" else state[1]
+        return {self.name: len(state[0]) / total if total else float("nan")}
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, n=self.n, tok="whitespace")
+        return fingerprint(self.name, n=self.n, tok=self.tokenize, per=self.per)
 
 
 class _OutputSet:

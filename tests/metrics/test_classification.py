@@ -38,6 +38,31 @@ def test_matches_sklearn(cls, average):
     assert fold(cls(average=average), outputs, targets, 64) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("cls", [Precision, Recall, F1])
+def test_binary_with_pos_label_matches_sklearn(cls):
+    outputs, targets = random_labels(2, 400, 2)  # class-0 / class-1
+    for pos in ("class-0", "class-1"):
+        p, r, f, _ = precision_recall_fscore_support(targets, outputs, average="binary", pos_label=pos, zero_division=0)
+        expected = {"precision": p, "recall": r, "f1": f}[cls.name]
+        assert fold(cls(average="binary", pos_label=pos), outputs, targets, 37) == pytest.approx(expected, abs=1e-12)
+    assert fold(cls(average="binary", pos_label=1), [1, 0, 1.0], [1, 1, 0], 2) == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5}[cls.name])  # 1 and 1.0 are one label
+
+
+def test_binary_needs_pos_label_and_two_labels():
+    from mmeval.errors import InputError
+
+    with pytest.raises(ValueError, match="pos_label"):
+        F1(average="binary")
+    with pytest.raises(ValueError, match="pos_label"):
+        F1(pos_label="yes")
+    with pytest.raises(InputError, match="at most two labels"):
+        fold(F1(average="binary", pos_label="cat"), ["cat", "dog", "bird"], ["dog", "cat", "cat"], 3)
+    with pytest.raises(InputError, match="one of them pos_label"):
+        fold(F1(average="binary", pos_label="yes"), ["cat", "dog"], ["dog", "cat"], 3)
+    assert F1(average="binary", pos_label="a").fingerprint() != F1(average="binary", pos_label="b").fingerprint()
+
+
 def test_accuracy_micro_and_macro():
     outputs, targets = random_labels(2, 400, 5)
     assert fold(Accuracy(), outputs, targets, 33) == pytest.approx(accuracy_score(targets, outputs), abs=1e-12)

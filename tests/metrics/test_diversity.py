@@ -25,15 +25,42 @@ def fold(metric, outputs, batch):
     return metric.compute(state)[metric.name]
 
 
+def li_distinct(outs: list[str], n: int, split) -> float:
+    """Li et al. (2016): distinct n-grams / total generated tokens, written out directly."""
+    words = [split(t) for t in outs]
+    grams = {tuple(w[i : i + n]) for w in words for i in range(len(w) - n + 1)}
+    return len(grams) / sum(len(w) for w in words)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_distinct_n_equals_direct_count(n):
     outs = texts(n, 80)
     grams = [tuple(t.split()[i : i + n]) for t in outs for i in range(len(t.split()) - n + 1)]
-    expected = len(set(grams)) / len(grams)
-    assert fold(DistinctN(n=n), outs, 7) == pytest.approx(expected)
-    a = DistinctN(n=n).update(DistinctN(n=n).init(), outs[:30], [None] * 30)
-    b = DistinctN(n=n).update(DistinctN(n=n).init(), outs[30:], [None] * 50)
-    assert DistinctN(n=n).compute(DistinctN(n=n).merge(a, b))["distinct_n"] == pytest.approx(expected)
+    assert fold(DistinctN(n=n), outs, 7) == pytest.approx(li_distinct(outs, n, str.split), abs=1e-12)  # the default
+    per_ngram = len(set(grams)) / len(grams)
+    assert fold(DistinctN(n=n, per="ngrams"), outs, 7) == pytest.approx(per_ngram, abs=1e-12)
+    metric = DistinctN(n=n, per="ngrams")
+    a = metric.update(metric.init(), outs[:30], [None] * 30)
+    b = metric.update(metric.init(), outs[30:], [None] * 50)
+    assert metric.compute(metric.merge(a, b))["distinct_n"] == pytest.approx(per_ngram, abs=1e-12)
+
+
+ZH = ["红色羊毛帽，保暖舒适", "蓝色棉质花瓶 经典款", "红色羊毛围巾，保暖舒适", "黑色皮革钱包"]
+
+
+def test_distinct_n_on_chinese_copy_is_defined_and_counts_characters():
+    from sacrebleu.tokenizers.tokenizer_zh import TokenizerZh
+
+    zh = TokenizerZh()
+    for n in (1, 2):
+        assert fold(DistinctN(n=n, tokenize="zh"), ZH, 3) == pytest.approx(li_distinct(ZH, n, lambda t: zh(t).split()), abs=1e-12)
+        chars = lambda t: [c for c in t if not c.isspace()]  # noqa: E731
+        assert fold(DistinctN(n=n, tokenize="char"), ZH, 2) == pytest.approx(li_distinct(ZH, n, chars), abs=1e-12)
+    assert 0 < fold(DistinctN(n=2, tokenize="zh"), ZH, 4) < 1
+    assert fold(DistinctN(n=2), ["红色羊毛帽"], 1) == 0.0  # one whitespace token: no bigram, yet defined
+    assert DistinctN(n=2, tokenize="zh").fingerprint() != DistinctN(n=2).fingerprint() != DistinctN(n=2, per="ngrams").fingerprint()
+    with pytest.raises(ValueError, match="tokenize"):
+        DistinctN(tokenize="jieba")
 
 
 def test_self_bleu_equals_direct_sentence_bleu():
