@@ -2,15 +2,18 @@
 
 The state is (sum of |error|, sum of error², count) in float64, merged by addition;
 on numbers, values equal scikit-learn's `mean_absolute_error` / `mean_squared_error`.
-On images (PNG/JPEG paths or arrays, scaled to [0, 1]) every RGB value of every pair is
-one error term: the result is the mean over all pixel values of all pairs.
+On images (PNG/JPEG paths, blobs or arrays) values are read at their source bit depth and
+divided by its range (255 for 8-bit, 65535 for 16-bit), channels as stored; `alpha:
+composite` (default) blends an alpha channel onto white first, `compare` keeps it as a
+channel (see `media.image.load_exact_pair`). Every value of every pair is one error term:
+the result is the mean over all pixel values of all pairs.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -43,6 +46,11 @@ class _ErrorMetric:
     value_range = (0.0, math.inf)
     name = ""
 
+    def __init__(self, alpha: Literal["composite", "compare"] = "composite"):
+        if alpha not in ("composite", "compare"):
+            raise ValueError("alpha must be 'composite' (blend onto white) or 'compare' (keep it as a channel)")
+        self.alpha = alpha
+
     def init(self) -> State:
         return (0.0, 0.0, 0)
 
@@ -54,7 +62,7 @@ class _ErrorMetric:
             if _is_image(o) or _is_image(t):
                 from ..media.image import load_pair
 
-                a, b = load_pair(o, t)
+                a, b = load_pair(o, t, self.alpha)
                 diff = (a - b).ravel()
                 total_abs += math.fsum(np.abs(diff))
                 total_sq += math.fsum(diff * diff)
@@ -71,7 +79,7 @@ class _ErrorMetric:
         return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, dtype="float64", images="rgb01-per-value")
+        return fingerprint(self.name, dtype="float64", images="source-range-per-value-v2", alpha=self.alpha)
 
     def compute(self, state: State) -> dict[str, float]:
         if state[2] == 0:

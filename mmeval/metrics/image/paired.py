@@ -1,10 +1,17 @@
-"""SSIM and PSNR on paired images (output vs the target with the same id), in torch.
+"""SSIM and PSNR on paired images (output vs the target with the same id), through scikit-image.
 
-SSIM follows scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5,
-use_sample_covariance=False, data_range=1.0, channel_axis=-1)`: an 11-tap Gaussian
-window, the map cropped by the window radius (torchmetrics averages the padded border
-instead and differs by up to 4.5e-4). PSNR is scikit-image's
-`peak_signal_noise_ratio(data_range=1.0)` per pair. Both average over pairs.
+Images are compared at their source bit depth (`mmeval.media.image.load_exact_pair`):
+8-bit with data range 255, 16-bit with 65535, float arrays with 1.0. SSIM is scikit-image's
+`structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+data_range=<the source's>, channel_axis=-1)` in float64: an 11-tap Gaussian window, the map
+cropped by the window radius (torchmetrics averages the padded border instead and differs
+by up to 4.5e-4; a float32 map loses ~3e-5 to E[x²]−μ² cancellation on near-white
+backgrounds). PSNR is scikit-image's `peak_signal_noise_ratio(data_range=<the source's>)`
+per pair. Both average over pairs.
+
+Alpha (`alpha:`): `composite` (default) blends RGBA / grayscale+alpha onto white and
+compares what a viewer sees; `compare` keeps alpha as one more channel. Output and target
+must have the same mode (bit depth and channels, after compositing) and size.
 """
 
 from __future__ import annotations
@@ -17,48 +24,28 @@ from typing import Any
 import numpy as np
 
 from ...errors import InputError
-from ...media.image import load_pair
+from ...media.image import ALPHA_POLICIES, Alpha, load_exact_pair
 from ..base import check_lengths, fingerprint
 
 SIGMA, TRUNCATE = 1.5, 3.5
 RADIUS = int(TRUNCATE * SIGMA + 0.5)  # scikit-image's window: 2 * 5 + 1 = 11 taps
-C1, C2 = 0.01**2, 0.03**2
+VERSION = 2  # 2: source bit depth and data range, float64 scikit-image, alpha policy
 
 
-def _device() -> Any:
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def ssim_pair(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two (H, W, C) float images in [0, 1]."""
-    import torch
-    import torch.nn.functional as F
+def ssim_pair(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """Mean SSIM of two (H, W, C) float64 images whose values span `data_range`."""
+    from skimage.metrics import structural_similarity
 
     if min(a.shape[:2]) < 2 * RADIUS + 1:
         raise InputError(f"image is {a.shape[1]}x{a.shape[0]} px; SSIM needs at least {2 * RADIUS + 1} px on each side (its window)")
-    device = _device()
-    # float32 maps agree with scikit-image's float64 to ~1e-8 and run twice as fast.
-    x = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32)).to(device)
-    y = torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1), dtype=np.float32)).to(device)
-    channels = x.shape[0]
-    taps = torch.arange(-RADIUS, RADIUS + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (taps / SIGMA) ** 2)
-    kernel = (kernel / kernel.sum()).to(device, torch.float32)
-    maps = torch.cat([x, y, x * x, y * y, x * y])[None]  # (1, 5C, H, W)
-    groups = 5 * channels
-    maps = F.conv2d(maps, kernel.view(1, 1, 1, -1).expand(groups, 1, 1, -1), groups=groups)
-    maps = F.conv2d(maps, kernel.view(1, 1, -1, 1).expand(groups, 1, -1, 1), groups=groups)
-    ux, uy, uxx, uyy, uxy = maps[0].split(channels)
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
-    s = ((2 * ux * uy + C1) * (2 * vxy + C2)) / ((ux * ux + uy * uy + C1) * (vx + vy + C2))
-    return float(s.double().mean())
+    return float(structural_similarity(a, b, gaussian_weights=True, sigma=SIGMA, use_sample_covariance=False,
+                                       data_range=data_range, channel_axis=-1))
 
 
-def psnr_pair(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+def psnr_pair(a: np.ndarray, b: np.ndarray, data_range: float = 1.0) -> float:
+    """scikit-image's PSNR formula in float64; identical images give inf (scikit-image warns and divides by zero)."""
+    mse = float(np.mean((a - b) ** 2, dtype=np.float64))
+    return math.inf if mse == 0 else float(10.0 * np.log10(data_range**2 / mse))
 
 
 def _describe(item: Any) -> str:
@@ -72,7 +59,12 @@ class _PairedMean:
     higher_is_better = True
     name = ""
 
-    def _score(self, a: np.ndarray, b: np.ndarray) -> float:
+    def __init__(self, alpha: Alpha = "composite") -> None:
+        if alpha not in ALPHA_POLICIES:
+            raise InputError(f"alpha {alpha!r} is not one of {', '.join(ALPHA_POLICIES)}")
+        self.alpha = alpha
+
+    def _score(self, a: np.ndarray, b: np.ndarray, data_range: float) -> float:
         raise NotImplementedError
 
     def init(self) -> tuple[float, int]:
@@ -82,9 +74,9 @@ class _PairedMean:
         check_lengths(outputs, targets)
         scores = []
         for o, t in zip(outputs, targets):
-            a, b = load_pair(o, t)
+            a, b, data_range = load_exact_pair(o, t, self.alpha)
             try:
-                scores.append(self._score(a, b))
+                scores.append(self._score(a, b, data_range))
             except InputError as exc:  # say which image; the runner adds metric and model
                 raise InputError(f"output {_describe(o)}: {exc}") from None
         return (state[0] + math.fsum(scores), state[1] + len(scores))
@@ -97,32 +89,35 @@ class _PairedMean:
 
 
 class SSIM(_PairedMean):
-    """Mean structural similarity of each output with its target (scikit-image semantics).
+    """Mean structural similarity of each output with its target (scikit-image, float64, source data range).
 
-    Example: `- use: ssim`.
+    `alpha: composite` (default: onto white) or `compare` (alpha as a channel).
+    Example: `- use: ssim` or `- {use: ssim, args: {alpha: compare}}`.
     """
 
     name = "ssim"
     value_range = (-1.0, 1.0)
 
-    def _score(self, a: np.ndarray, b: np.ndarray) -> float:
-        return ssim_pair(a, b)
+    def _score(self, a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+        return ssim_pair(a, b, data_range)
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, window=f"gaussian{2 * RADIUS + 1}-sigma{SIGMA}", crop="radius", range="0-1", impl="torch-float32")
+        return fingerprint(self.name, version=VERSION, window=f"gaussian{2 * RADIUS + 1}-sigma{SIGMA}", crop="radius",
+                           range="source-bit-depth", alpha=self.alpha, impl="skimage-float64")
 
 
 class PSNR(_PairedMean):
-    """Mean peak signal-to-noise ratio in dB over pairs (data range 1.0; identical pairs give inf).
+    """Mean peak signal-to-noise ratio in dB over pairs (source data range: 255, 65535 or 1.0; identical pairs give inf).
 
+    `alpha: composite` (default: onto white) or `compare` (alpha as a channel).
     Example: `- use: psnr`.
     """
 
     name = "psnr"
-    value_range = (0.0, math.inf)  # images in [0, 1]: MSE <= 1
+    value_range = (0.0, math.inf)  # MSE <= data_range²
 
-    def _score(self, a: np.ndarray, b: np.ndarray) -> float:
-        return psnr_pair(a, b)
+    def _score(self, a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+        return psnr_pair(a, b, data_range)
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, range="0-1")
+        return fingerprint(self.name, version=VERSION, range="source-bit-depth", alpha=self.alpha)
