@@ -55,10 +55,24 @@ def test_inception_score_matches_torchmetrics_math(splits):
     perm = torch.randperm(60)  # torchmetrics shuffles before splitting; reproduce its order
     torch.manual_seed(0)
     tm_mean, tm_std = metric.compute()
-    mean, std = fs.inception_score_from_logits(logits[perm.numpy()], splits)
+    mean, std = fs.inception_score_from_logits(logits[perm.numpy()], splits, "torchmetrics")
     assert mean == pytest.approx(float(tm_mean), rel=1e-6)
     if splits > 1:
         assert std == pytest.approx(float(tm_std), rel=1e-6)
+
+
+@pytest.mark.parametrize(("n", "splits"), [(60, 10), (103, 10), (37, 4), (8, 1)])
+def test_inception_score_equals_torch_fidelity_by_default(n, splits):
+    from mmeval._compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()  # torch-fidelity imports torchvision
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    logits = np.random.default_rng(n).normal(0, 3, size=(n, 1008))
+    expected = isc_features_to_metric(torch.from_numpy(logits), splits=splits)
+    mean, std = fs.inception_score_from_logits(logits, splits)
+    assert mean == pytest.approx(expected["inception_score_mean"], rel=1e-9)
+    assert std == pytest.approx(expected["inception_score_std"], rel=1e-9, abs=1e-12)
 
 
 @pytest.fixture(scope="module")
