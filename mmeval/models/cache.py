@@ -90,7 +90,7 @@ class OutputCache:
             root.mkdir(parents=True, mode=0o700)
         self.dir.mkdir(exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
-        self._entries: dict[str, dict[str, dict[str, Any]]] = {}  # sample id -> input hash -> entry
+        self._entries: dict[str, dict[str, Any]] = {}  # sample id -> input hash -> output (decoded once)
         if (self.dir / COMPLETE).exists() and not reuse_completed:
             self._clear()  # a finished run's outputs are not resumed: this run starts fresh
         else:
@@ -120,19 +120,15 @@ class OutputCache:
                 self.rejected += 1
                 continue
             for sid, entry in batch.items():
-                if isinstance(sid, str) and _valid(entry):
-                    self._entries.setdefault(sid, {})[entry["input"]] = entry
-                else:
+                output = _output_of(entry) if isinstance(sid, str) else MISS
+                if output is MISS:
                     self.rejected += 1
+                else:
+                    self._entries.setdefault(sid, {})[entry["input"]] = output
 
     def lookup(self, sample_id: str, input_hash: str) -> Any:
         """The stored output for this sample and input, or MISS; media come back as blobs."""
-        entry = self._entries.get(sample_id, {}).get(input_hash)
-        if entry is None:
-            return MISS
-        if "media" in entry:
-            return MediaBlob(base64.b64decode(entry["media"]["b64"]), entry["media"]["name"])
-        return entry["value"]
+        return self._entries.get(sample_id, {}).get(input_hash, MISS)
 
     def _encode(self, input_hash: str, output: Any) -> dict[str, Any] | None:
         if isinstance(output, Path):  # a file an adapter wrote in the run folder: kept as bytes
@@ -165,7 +161,7 @@ class OutputCache:
         sealed = nonce + self._aead.encrypt(nonce, json.dumps(batch, sort_keys=True).encode(), self._aad(name))
         write_atomic(self.dir / name, sealed, mode=0o600)
         for sid, entry in batch.items():
-            self._entries.setdefault(sid, {})[entry["input"]] = entry
+            self._entries.setdefault(sid, {})[entry["input"]] = _output_of(entry)
 
     def mark_complete(self) -> None:
         """The run that used this folder finished: a later run starts afresh unless asked to reuse."""
@@ -181,20 +177,22 @@ def _aead(secret: bytes) -> Any:
     return AESGCM(key)
 
 
-def _valid(entry: Any) -> bool:
-    """A sealed entry's shape: an input hash and a value, or media with a plain file name."""
+def _output_of(entry: Any) -> Any:
+    """A sealed entry's output (a value, or media as a blob), or MISS when its shape is wrong
+    (no input hash, or media whose name is a path rather than a file name)."""
     if not (isinstance(entry, dict) and isinstance(entry.get("input"), str) and _SHA256.fullmatch(entry["input"])):
-        return False
+        return MISS
     if "media" not in entry:
-        return "value" in entry
+        return entry["value"] if "value" in entry else MISS
     media = entry["media"]
     if not (isinstance(media, dict) and isinstance(media.get("name"), str) and isinstance(media.get("b64"), str)):
-        return False
+        return MISS
+    if safe_stem(media["name"]) != media["name"]:  # a file name, never a path
+        return MISS
     try:
-        base64.b64decode(media["b64"], validate=True)
+        return MediaBlob(base64.b64decode(media["b64"], validate=True), media["name"])
     except ValueError:
-        return False
-    return safe_stem(media["name"]) == media["name"]  # a file name, never a path
+        return MISS
 
 
 def _is_json(value: Any) -> bool:

@@ -80,6 +80,18 @@ def new_key(tmp_path: Path, name: str):
     return key, pub
 
 
+def approver_key(tmp_path: Path) -> tuple[Path, Path]:
+    """Someone else's signing key as a 0600 PEM file, for `signoff --signing-key`: (key file, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+
+    approver, approver_pub = new_key(tmp_path, "approver")
+    pem = tmp_path / "approver.pem"
+    pem.write_bytes(approver.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    pem.chmod(0o600)
+    return pem, approver_pub
+
+
 # --- item 9: sign-offs that mean what they say ----------------------------------------------
 def statement_of(run_dir: Path) -> dict:
     return json.loads(base64.b64decode(json.loads((run_dir / ATTESTATION).read_text())["payload"]))
@@ -152,14 +164,8 @@ def test_verify_says_who_signed_off(tmp_path, env):
 
 
 def test_an_approver_with_their_own_key_needs_signoff_key(tmp_path, env):
-    from cryptography.hazmat.primitives import serialization
-
     passing = make_run(tmp_path, env)
-    approver, approver_pub = new_key(tmp_path, "approver")
-    pem = tmp_path / "approver.pem"
-    pem.write_bytes(approver.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    pem.chmod(0o600)
+    pem, approver_pub = approver_key(tmp_path)
     assert mmeval(env, "signoff", str(passing), "--signing-key", str(pem)).returncode == 0
     one_error(mmeval(env, "verify", str(passing)), 4, SIGNOFF, "untrusted key")
     ok = mmeval(env, "verify", str(passing), "--signoff-key", str(approver_pub))

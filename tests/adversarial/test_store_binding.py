@@ -106,15 +106,9 @@ def test_rotation_refuses_a_store_that_is_not_the_runs(tmp_path, env, ring):
 
 
 def test_store_reads_do_not_hang_on_whose_sign_off_the_run_carries(tmp_path, env, ring):
-    from cryptography.hazmat.primitives import serialization
-
-    from tests.adversarial.test_signatures import new_key
+    from tests.adversarial.test_signatures import approver_key
 
     run_dir = sealed_run(tmp_path, env, ring)
-    approver, _ = new_key(tmp_path, "approver")
-    pem = tmp_path / "approver.pem"
-    pem.write_bytes(approver.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    pem.chmod(0o600)
+    pem, _ = approver_key(tmp_path)
     assert mmeval(env, "signoff", str(run_dir), "--signing-key", str(pem)).returncode == 0
     assert store(env, ring, "get", run_dir).returncode == 0  # the data is the run's, whoever approved it
