@@ -4,16 +4,16 @@ WAV files may be 8/16/32-bit PCM or float, mono or stereo, at any common rate; a
 from a `python` adapter are taken as mono at `DEFAULT_RATE` unless given as
 `(array, rate)`. Channels are averaged; resampling is polyphase (scipy).
 
-Paired metrics that define no rate of their own (SI-SDR, STOI) read both clips at their
-own rate with `load_pair_native`, which refuses a pair whose rates differ: resampling one
-side silently would change the score.
+Paired metrics read both clips at their own rate and refuse a pair whose rates differ
+(`same_rate`: resampling one side silently would change the score); `fit_lengths` applies
+their `length:` argument (error | trim | pad) to a pair of different lengths.
 """
 
 from __future__ import annotations
 
 from math import gcd
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -79,26 +79,43 @@ def load_audio(item: Any, rate: int = DEFAULT_RATE) -> np.ndarray:
     return resample(wave, source_rate, rate)
 
 
-def _trimmed(output: Any, target: Any, a: np.ndarray, b: np.ndarray, rate: int, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
-    """Both clips cut to the shorter; lengths may differ by `tolerance` at most."""
-    longer, shorter = max(len(a), len(b)), min(len(a), len(b))
-    if shorter < (1 - tolerance) * longer:
-        raise InputError(f"audio pair does not match: {audio_name(output)} is {len(a) / rate:.2f} s, "
-                         f"{audio_name(target)} is {len(b) / rate:.2f} s")
-    return a[:shorter], b[:shorter]
+Length = Literal["error", "trim", "pad"]
+LENGTHS: tuple[str, ...] = get_args(Length)
 
 
-def load_pair(output: Any, target: Any, rate: int = DEFAULT_RATE, tolerance: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Both clips at `rate`, trimmed to the shorter; lengths may differ by `tolerance` at most."""
-    return _trimmed(output, target, load_audio(output, rate), load_audio(target, rate), rate, tolerance)
+def check_length(metric: str, length: str) -> Length:
+    """A paired metric's `length:` argument, checked (ValueError: the loader makes it a suite error)."""
+    if length not in LENGTHS:
+        raise ValueError(f"{metric} length must be one of {', '.join(LENGTHS)}, not {length!r}")
+    return length  # type: ignore[return-value]  # checked above
 
 
-def load_pair_native(output: Any, target: Any, tolerance: float = 0.1) -> tuple[np.ndarray, np.ndarray, int]:
-    """(output, target, rate) at the clips' own rate, trimmed to the shorter; differing rates
-    are an InputError naming both clips, never a silent resample."""
-    (a, rate_a), (b, rate_b) = read_audio(output), read_audio(target)
+def is_flat(wave: np.ndarray) -> bool:
+    """True for a silent or constant clip: every sample equal, so nothing audible."""
+    return bool(wave.min() == wave.max())
+
+
+def fit_lengths(a: np.ndarray, b: np.ndarray, length: Length, names: tuple[str, str], rate: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The pair at one length by the `length:` policy: `error` refuses different lengths (as
+    pystoi and torchmetrics do), `trim` cuts both to the shorter, `pad` zero-pads the shorter
+    at its end. The flag says whether a clip was changed."""
+    if len(a) == len(b):
+        return a, b, False
+    if length == "error":
+        raise InputError(f"audio pair has different lengths: {names[0]} is {len(a) / rate:.3f} s, {names[1]} is "
+                         f"{len(b) / rate:.3f} s ({len(a)} and {len(b)} samples); set the metric's length: trim or pad")
+    if length == "trim":
+        n = min(len(a), len(b))
+        return a[:n], b[:n], True
+    n = max(len(a), len(b))
+    return np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b))), True
+
+
+def same_rate(rate_a: int, rate_b: int, names: tuple[str, str]) -> int:
+    """The pair's common rate; differing rates are an InputError naming both clips, never a
+    silent resample."""
     if rate_a != rate_b:
-        raise InputError(f"audio pair has different sample rates: {audio_name(output)} is {rate_a} Hz, "
-                         f"{audio_name(target)} is {rate_b} Hz; resample one of them to the other's rate")
-    a, b = _trimmed(output, target, a, b, rate_a, tolerance)
-    return a, b, rate_a
+        raise InputError(f"audio pair has different sample rates: {names[0]} is {rate_a} Hz, "
+                         f"{names[1]} is {rate_b} Hz; resample one of them to the other's rate")
+    return rate_a
+

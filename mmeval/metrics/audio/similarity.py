@@ -13,6 +13,10 @@ For an output clip and its target:
    computed with a 3x3 Gaussian window over the time-frequency plane, averaged over
    300 ms patches (each cell weighted by how far the louder clip rises above the floor,
    so shared silence does not count as agreement) and then over patches, in [0, 1].
+Edge cases (see `PairedAudio`): clips of different lengths follow `length:` (default `trim`,
+as ViSQOL's AlignAndTruncate does; `pad`; `error`), applied after resampling to 16 kHz; a pair
+with a silent or constant clip is not measured: 1 when both clips are silent or constant
+(nothing audible in either), 0 when one is, counted in `audio_similarity_invalid`.
 Known limit: two different clips of the same kind (two speech-like clips with other
 pitch contours) share structure and score about 0.6; different kinds score below 0.3.
 Deterministic, no learned weights. Identical clips give exactly 1.
@@ -20,14 +24,14 @@ Deterministic, no learned weights. Identical clips give exactly 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ...media.audio import load_audio
-from ..base import check_lengths, fingerprint
+from ...media.audio import Length, resample
+from ..base import fingerprint
 from .dsp import log_mel, rms
+from .paired import PairedAudio
 
 RATE = 16_000
 HOP = 160
@@ -71,20 +75,22 @@ def nsim(reference: np.ndarray, degraded: np.ndarray, dynamic_range: float) -> n
     return luminance * structure
 
 
-def similarity(output: Any, target: Any, max_shift_ms: float = 50.0, floor_db: float = 50.0) -> float:
-    out, ref = load_audio(output, RATE), load_audio(target, RATE)
-    if rms(ref) == 0:
-        return 1.0 if rms(out) == 0 else 0.0
-    if rms(out) > 0:
-        out = out * (rms(ref) / rms(out))
+def similarity(output: Any, target: Any, max_shift_ms: float = 50.0, floor_db: float = 50.0, length: Length = "trim") -> float:
+    """The score of one pair (files or arrays at any rate)."""
+    return AudioSimilarity(max_shift_ms, floor_db, length).score_pair(output, target)[0]
+
+
+def _nsim_score(out: np.ndarray, ref: np.ndarray, max_shift_ms: float, floor_db: float) -> float:
+    """Steps 1-4 on two 16 kHz clips of one length, neither silent nor constant."""
+    out = out * (rms(ref) / rms(out))
     out = _align(out, ref, int(max_shift_ms * RATE / 1000))
     spec_ref = 10 * log_mel(ref, RATE, hop=HOP, bands=BANDS)
     spec_out = 10 * log_mel(out, RATE, hop=HOP, bands=BANDS)
     floor = spec_ref.max() - floor_db
     spec_ref = np.clip(spec_ref, floor, None) - floor
     spec_out = np.clip(spec_out, floor, None) - floor
-    frames = min(len(spec_ref), len(spec_out))
-    ref_t, out_t = spec_ref[:frames].T, spec_out[:frames].T
+    ref_t, out_t = spec_ref.T, spec_out.T
+    frames = ref_t.shape[1]
     sim = nsim(ref_t, out_t, floor_db)
     # Cells where both clips are below the floor carry no information: weight each cell
     # by how far the louder of the two rises above the floor.
@@ -97,33 +103,38 @@ def similarity(output: Any, target: Any, max_shift_ms: float = 50.0, floor_db: f
     return float(np.clip(np.mean(patches), 0.0, 1.0)) if patches else 1.0
 
 
-class AudioSimilarity:
-    """Perceptual similarity of each output clip to its target in [0, 1] (1 = identical), averaged.
+class AudioSimilarity(PairedAudio):
+    """Perceptual similarity of each output clip to its target in [0, 1] (1 = identical),
+    averaged; the module docstring gives the steps. Output and target may differ in rate
+    (both go to 16 kHz); `length:` (error | trim | pad, default trim) for different lengths.
 
-    Example: `- use: audio_similarity`.
+    Example: `- use: audio_similarity` with `args: {length: trim}`.
     """
 
     name = "audio_similarity"
-    modality = "audio"
-    higher_is_better = True
     value_range = (0.0, 1.0)
+    invalid_text = "0 (1 when both clips are)"
 
-    def __init__(self, max_shift_ms: float = 50.0, floor_db: float = 50.0):
+    def __init__(self, max_shift_ms: float = 50.0, floor_db: float = 50.0, length: Length = "trim"):
+        super().__init__(length)
         self.max_shift_ms, self.floor_db = max_shift_ms, floor_db
 
-    def init(self) -> tuple[float, int]:
-        return (0.0, 0)
+    def _one_rate(self, a: np.ndarray, rate_a: int, b: np.ndarray, rate_b: int, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, int]:
+        # Within one sample of the lower rate, two clips at different rates last the same:
+        # resampling rounds, and that is not a length difference.
+        same_duration = abs(len(a) * rate_b - len(b) * rate_a) < max(rate_a, rate_b)
+        a, b = resample(a, rate_a, RATE), resample(b, rate_b, RATE)
+        if same_duration:
+            n = min(len(a), len(b))
+            a, b = a[:n], b[:n]
+        return a, b, RATE
 
-    def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
-        check_lengths(outputs, targets)
-        scores = [similarity(o, t, self.max_shift_ms, self.floor_db) for o, t in zip(outputs, targets)]
-        return (state[0] + sum(scores), state[1] + len(scores))
+    def _flat_score(self, flat_output: bool, flat_target: bool) -> float:
+        return 1.0 if flat_output and flat_target else 0.0
 
-    def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
-        return (a[0] + b[0], a[1] + b[1])
-
-    def compute(self, state: tuple[float, int]) -> dict[str, float]:
-        return {self.name: state[0] / state[1] if state[1] else float("nan")}
+    def _score(self, output: np.ndarray, target: np.ndarray, rate: int, names: tuple[str, str]) -> float:
+        return _nsim_score(output, target, self.max_shift_ms, self.floor_db)
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, version="nsim-mel32-v1", rate=RATE, shift_ms=self.max_shift_ms, floor_db=self.floor_db)
+        return fingerprint(self.name, version="nsim-mel32-v2", rate=RATE, shift_ms=self.max_shift_ms, floor_db=self.floor_db,
+                           length=self.length, invalid="0|both:1")
