@@ -3,6 +3,9 @@
 Arguments are validated against the constructor's signature and type hints (pydantic),
 so a typo or a wrong type is a one-line SpecError that names the suite key. Parameters
 annotated as `Path` are resolved relative to the suite file.
+
+A suite's `language:` adds default arguments (`language_defaults`): a metric whose
+`tokenize` parameter is a Literal gets the language's tokenizer unless the suite sets one.
 """
 
 from __future__ import annotations
@@ -69,6 +72,56 @@ def check_args(cls: type, args: dict[str, Any], where: str, base_dir: Path) -> d
     if missing:
         raise SpecError(f"{where}: missing required argument(s): {', '.join(missing)}")
     return checked
+
+
+# language -> the tokenizers it prefers; a metric gets the first its `tokenize` accepts.
+# en: today's defaults. zh: sacrebleu's Chinese tokenizer (bleu, distinct_n, self_bleu,
+# rouge_l). ja: MeCab for bleu (must be installed), characters for the others.
+LANGUAGE_TOKENIZE: dict[str, tuple[str, ...]] = {"en": (), "zh": ("zh", "char"), "ja": ("ja-mecab", "char")}
+_NEEDS = {"ja-mecab": (("MeCab", "ipadic"), "sacrebleu[ja]")}
+
+
+def language_code(language: str) -> str:
+    """The table key of a language tag (`zh`, `zh-CN`, `ZH-Hans` -> `zh`); ValueError if unknown."""
+    code = language.split("-")[0].split("_")[0].lower()
+    if code not in LANGUAGE_TOKENIZE:
+        raise ValueError(f"unsupported language {language!r}; use one of {', '.join(LANGUAGE_TOKENIZE)} "
+                         "(or leave it out and set each metric's tokenize)")
+    return code
+
+
+def _literal_values(hint: Any) -> list[Any]:
+    if typing.get_origin(hint) is typing.Literal:
+        return list(typing.get_args(hint))
+    return [v for arg in typing.get_args(hint) for v in _literal_values(arg)]  # Optional / Union
+
+
+def language_defaults(registry: Registry, name: str, args: dict[str, Any], language: str | None, where: str) -> dict[str, Any]:
+    """The arguments `language` adds to `args` (never one the suite gives); {} for none."""
+    if language is None or "tokenize" in args:
+        return {}
+    preferred = LANGUAGE_TOKENIZE[language_code(language)]
+    if not preferred:
+        return {}
+    try:
+        cls = registry.get(name)
+        hint = typing.get_type_hints(cls.__init__).get("tokenize")
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    except Exception:  # unresolvable annotations: no defaults
+        return {}
+    accepted = _literal_values(hint)
+    choice = next((t for t in preferred if t in accepted), None)
+    if choice is None:
+        return {}
+    if choice in _NEEDS:
+        import importlib.util
+
+        modules, extra = _NEEDS[choice]
+        if any(importlib.util.find_spec(m) is None for m in modules):
+            raise SpecError(f"{where}: language {language}: tokenize {choice} needs {' and '.join(modules)}; "
+                            f"run: pip install '{extra}', or set args.tokenize on this metric")
+    return {"tokenize": choice}
 
 
 def build(registry: Registry, name: str, args: dict[str, Any], where: str, base_dir: Path) -> Any:

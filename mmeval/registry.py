@@ -98,6 +98,8 @@ METRICS = Registry(
         "rmse": "mmeval.metrics.regression:RMSE",
         "bleu": "mmeval.metrics.text:BLEU",
         "chrf": "mmeval.metrics.text:CHRF",
+        "ter": "mmeval.metrics.text:TER",
+        "rouge_l": "mmeval.metrics.text:RougeL",
         # image metrics
         "ssim": "mmeval.metrics.image.paired:SSIM",
         "psnr": "mmeval.metrics.image.paired:PSNR",
@@ -114,6 +116,8 @@ METRICS = Registry(
         "distinct_n": "mmeval.metrics.diversity:DistinctN",
         "self_bleu": "mmeval.metrics.diversity:SelfBLEU",
         "vendi": "mmeval.metrics.diversity:Vendi",
+        # learned text metrics (the text-embed extra)
+        "semantic_similarity": "mmeval.metrics.semantic:SemanticSimilarity",
         # e-commerce attribute metrics (catalogue extractor)
         "attribute_f1": "mmeval.metrics.attributes:AttributeF1",
         "price_mae": "mmeval.metrics.attributes:PriceMAE",

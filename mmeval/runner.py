@@ -343,6 +343,9 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
             fp = bm.metric.fingerprint()  # after compute: some record what compute chose
             directions = getattr(bm.metric, "extra_directions", {})
             not_comparable = getattr(bm.metric, "not_comparable", None)
+            # Label metrics add a confusion matrix and per-class scores to their headline.
+            details = getattr(bm.metric, "details", None)
+            per_class = None if unmeasured or details is None else details(state)
             for i, (key, value) in enumerate(values.items()):
                 extra = key.removeprefix(bm.metric.name + "_")
                 entry = {
@@ -364,6 +367,8 @@ def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:
                     entry["against"] = bm.against
                 if i == 0:
                     entry.update(ci)
+                    if per_class:
+                        entry["per_class"] = per_class
                 results.append(entry)
     return results
 
@@ -427,7 +432,7 @@ def _report(
         "status": status,
         "reason": gate_log.blocked_reason or _failure_reason(thresholds),
         "run_id": run_id,
-        "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256},
+        "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256, "language": suite.spec.language},
         "dataset": {"path": str(suite.dataset_path), "n": len(dataset)},
         "models": _models_section(suite, scoring),
         "metrics": _metrics_section(suite),

@@ -2,6 +2,16 @@
 
 `load_suite` either returns a Suite whose every plugin is built and whose every path
 exists, or raises a one-line SpecError/InputError that names the file and key.
+
+`language:` (optional: `en`, `zh`, `ja`, or a tag such as `zh-CN`) sets defaults for the
+metrics' `tokenize` argument where the suite gives none (plugins.LANGUAGE_TOKENIZE):
+
+    language: zh        # bleu, distinct_n, self_bleu, rouge_l tokenize with sacrebleu's `zh`
+    language: ja        # bleu: `ja-mecab` (MeCab must be installed); the others: `char`
+    language: en        # or absent: each metric's own default (bleu `13a`, ...)
+
+chrF has no tokenizer and is unchanged. The defaults are written into the metric's args,
+so the report's `metrics` section and every fingerprint (`tok:zh`) show what ran.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, SpecError
-from .plugins import build
+from .plugins import build, language_code, language_defaults
 from .registry import GATES, METRICS, MODELS
 from .yamlio import load_yaml
 
@@ -66,6 +76,7 @@ class SuiteSpec(_Strict):
     version: int
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
+    language: str | None = None  # en | zh | ja (or zh-CN, ...): default tokenizers; see the module docstring
     seed: Seed = 0
     batch_size: int = Field(default=32, ge=1, le=65536)
     dataset: DatasetSpec
@@ -117,7 +128,7 @@ def parse_suite(text: str, where: str) -> SuiteSpec:
     if raw.get("version") not in (1, None) or isinstance(raw.get("version"), bool):
         raise SpecError(f"{where}: version: unsupported suite version {raw.get('version')!r}; this mmeval reads version 1")
     try:
-        return SuiteSpec.model_validate(raw)
+        spec = SuiteSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         value = first.get("input")
@@ -126,6 +137,12 @@ def parse_suite(text: str, where: str) -> SuiteSpec:
         raise SpecError(f"{where}: {_format_loc(first['loc'])}: {message}{shown}") from None
     except RecursionError:
         raise SpecError(f"{where}: suite is nested too deeply") from None
+    if spec.language is not None:
+        try:
+            language_code(spec.language)
+        except ValueError as exc:
+            raise SpecError(f"{where}: language: {exc}") from None
+    return spec
 
 
 def _short(value: Any) -> str:
@@ -158,6 +175,9 @@ def load_suite(path: str | Path) -> Suite:
     metrics = []
     for i, m in enumerate(spec.metrics):
         applies = [n for n in (m.models or spec.models) if n != m.against]
+        added = language_defaults(METRICS, m.use, m.args, spec.language, f"{path}: metrics[{i}]")
+        if added:  # kept in the spec, so the report shows (and `compare` rebuilds) what ran
+            m = spec.metrics[i] = m.model_copy(update={"args": {**m.args, **added}})
         metric = build(METRICS, m.use, m.args, f"{path}: metrics[{i}]", base)
         metrics.append(BoundMetric(m.name or m.use, metric, m.against, applies, m.where))
     models = {

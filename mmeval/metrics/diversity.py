@@ -90,9 +90,22 @@ class _OutputSet:
 
 
 class SelfBLEU(_OutputSet):
-    """Mean sacrebleu sentence BLEU of each output against all the others (lower = more diverse).
+    """Self-BLEU (Zhu et al. 2018, Texygen): the mean BLEU of each output against all the
+    other outputs as references; lower = more diverse. On the 0-100 scale (Texygen prints
+    0-1: divide by 100).
 
-    Example: `- use: self_bleu`.
+    `bleu: texygen` (default) equals Texygen's `SelfBleu`: nltk `sentence_bleu` with uniform
+    weights up to `n` (default 3, Texygen's `gram`) and `SmoothingFunction().method1`.
+    Texygen splits words with nltk's `word_tokenize`, which needs a data download; here
+    `tokenize` is `whitespace` (default), `char` or `zh` (tokenize.py), so where punctuation
+    touches words ("warm." vs "warm .") the value can differ from Texygen's.
+    `bleu: sacrebleu`: sacrebleu sentence BLEU with effective order, order `n` (default 4)
+    and sacrebleu's tokenizers (`13a` default, `intl`, or `whitespace`/`char`/`zh`).
+    The cost is quadratic: above `max_outputs` (default 500, Texygen's `sample_size`) a
+    seeded sample of that many outputs is scored, each against the other sampled outputs,
+    as Texygen scores its first 500; the result's note says so. `max_outputs: null` scores all.
+
+    Example: `- use: self_bleu` or `args: {tokenize: zh, max_outputs: 1000}`.
     """
 
     name = "self_bleu"
@@ -100,18 +113,64 @@ class SelfBLEU(_OutputSet):
     higher_is_better = False
     value_range = (0.0, 100.0)
 
-    def compute(self, state: tuple) -> dict[str, float]:
+    _SACRE_TOKENIZERS = {"whitespace": "none", "char": "char", "zh": "zh", "13a": "13a", "intl": "intl"}
+
+    def __init__(self, bleu: Literal["texygen", "sacrebleu"] = "texygen", n: int | None = None,
+                 tokenize: Literal["whitespace", "char", "zh", "13a", "intl"] | None = None,
+                 max_outputs: int | None = 500, seed: int = 0):
+        if bleu not in ("texygen", "sacrebleu"):
+            raise ValueError("bleu must be 'texygen' (Zhu et al. 2018, nltk) or 'sacrebleu'")
+        n = n if n is not None else (3 if bleu == "texygen" else 4)
+        if not isinstance(n, int) or not 1 <= n <= 4:
+            raise ValueError("n must be between 1 and 4")
+        tokenize = tokenize or ("whitespace" if bleu == "texygen" else "13a")
+        allowed = TOKENIZERS if bleu == "texygen" else tuple(self._SACRE_TOKENIZERS)
+        if tokenize not in allowed:
+            raise ValueError(f"tokenize must be one of {', '.join(allowed)} with bleu: {bleu}")
+        if max_outputs is not None and (not isinstance(max_outputs, int) or max_outputs < 2):
+            raise ValueError("max_outputs must be at least 2, or null for no cap")
+        self.bleu, self.n, self.tokenize, self.max_outputs, self.seed = bleu, n, tokenize, max_outputs, seed
+        self.note: str | None = None  # set by compute when it scored a sample
+
+    def _texygen_scores(self, texts: list[str]) -> list[float]:
+        import warnings
+
+        from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+        words = [tokens(t, self.tokenize) for t in texts]  # type: ignore[arg-type]
+        weights = tuple(1.0 / self.n for _ in range(self.n))
+        smoothing = SmoothingFunction().method1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nltk warns on every zero n-gram count (short outputs)
+            return [100.0 * sentence_bleu(words[:i] + words[i + 1 :], hyp, weights, smoothing_function=smoothing)
+                    for i, hyp in enumerate(words)]
+
+    def _sacrebleu_scores(self, texts: list[str]) -> list[float]:
         from sacrebleu.metrics import BLEU
 
+        bleu = BLEU(effective_order=True, max_ngram_order=self.n, tokenize=self._SACRE_TOKENIZERS[self.tokenize])
+        return [bleu.sentence_score(t, texts[:i] + texts[i + 1 :]).score for i, t in enumerate(texts)]
+
+    def compute(self, state: tuple) -> dict[str, float]:
+        import random
+
         texts = _texts(state)
+        self.note = None
         if len(texts) < 2:
             return {self.name: float("nan")}
-        bleu = BLEU(effective_order=True)
-        scores = [bleu.sentence_score(t, texts[:i] + texts[i + 1 :]).score for i, t in enumerate(texts)]
+        if self.max_outputs is not None and len(texts) > self.max_outputs:
+            # Sorted first, so the sample does not depend on the order batches arrived in.
+            texts = random.Random(self.seed).sample(sorted(texts), self.max_outputs)
+            self.note = (f"{self.max_outputs} of {len(state)} outputs sampled (seed {self.seed}), "
+                         "each scored against the other sampled outputs (max_outputs)")
+        scores = self._texygen_scores(texts) if self.bleu == "texygen" else self._sacrebleu_scores(texts)
         return {self.name: math.fsum(scores) / len(scores)}
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, bleu="sentence|effective_order", sacrebleu=package_version("sacrebleu"))
+        if self.bleu == "texygen":
+            impl = dict(bleu="texygen-sentence_bleu", smooth="method1", nltk=package_version("nltk"))
+        else:
+            impl = dict(bleu="sacrebleu-sentence|effective_order", sacrebleu=package_version("sacrebleu"))
+        return fingerprint(self.name, n=self.n, tok=self.tokenize, max_outputs=self.max_outputs, seed=self.seed, **impl)
 
 
 def vendi_score(vectors: np.ndarray) -> float:
@@ -135,9 +194,11 @@ def vendi_score(vectors: np.ndarray) -> float:
 class Vendi(_OutputSet):
     """The Vendi score: the effective number of distinct outputs (1 = all alike, N = all different).
 
-    Embeds text with hashed character n-grams, images with colour thumbnails and audio
-    with log band energies — all weight-free; the embedding is named in the fingerprint.
-    Example: `- use: vendi`.
+    `embedding: auto` (default) embeds text with hashed character n-grams, images with
+    colour thumbnails and audio with log band energies, all weight-free; `embedding:
+    minilm` embeds text with all-MiniLM-L6-v2 sentence embeddings (the `text-embed`
+    extra; its sha256 goes into the fingerprint). The embedding is named in the fingerprint.
+    Example: `- use: vendi` or `{use: vendi, args: {embedding: minilm}}`.
     """
 
     name = "vendi"
@@ -145,8 +206,15 @@ class Vendi(_OutputSet):
     higher_is_better = True
     value_range = (1.0, math.inf)  # 1: all outputs alike; at most the number of outputs
 
-    def __init__(self) -> None:
-        self._embedding = "auto"
+    def __init__(self, embedding: Literal["auto", "minilm"] = "auto") -> None:
+        if embedding not in ("auto", "minilm"):
+            raise ValueError("embedding must be 'auto' (weight-free) or 'minilm' (all-MiniLM-L6-v2)")
+        if embedding == "minilm":
+            from .minilm import require_extra
+
+            require_extra()
+        self.embedding = embedding
+        self._embedding = embedding
         self._embedded: tuple[tuple, np.ndarray] | None = None  # (state, vectors) of the last compute
 
     def _vectors(self, state: tuple) -> np.ndarray:
@@ -154,7 +222,7 @@ class Vendi(_OutputSet):
 
         # compute and the set bootstrap embed the same state back to back: do it once.
         if self._embedded is None or self._embedded[0] is not state:
-            vectors, self._embedding = embed(list(state))
+            vectors, self._embedding = embed(list(state), embedding=self.embedding)
             self._embedded = (state, vectors)
         return self._embedded[1]
 
@@ -179,4 +247,8 @@ class Vendi(_OutputSet):
         return ResampledRows(vectors, vendi_score, flops=2.0 * n * dim * small + 4.0 * small**3)
 
     def fingerprint(self) -> str:
+        if self.embedding == "minilm":
+            from .minilm import NAME, WEIGHTS_SHA256
+
+            return fingerprint(self.name, kernel="cosine", embedding=NAME, sha256=WEIGHTS_SHA256)
         return fingerprint(self.name, kernel="cosine", embedding=self._embedding)

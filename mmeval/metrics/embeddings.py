@@ -2,6 +2,8 @@
 
 They need no download and are deterministic; each has a name that goes into the
 fingerprint, so a Vendi score is never mistaken for one over a learned embedding.
+`embedding="minilm"` picks all-MiniLM-L6-v2 sentence embeddings for text instead (the
+`text-embed` extra, see minilm.py).
 """
 
 from __future__ import annotations
@@ -89,10 +91,20 @@ def _read_wave(clip: Any) -> tuple[np.ndarray, int]:
     return np.asarray(clip, dtype=np.float64).ravel(), 16_000
 
 
-def embed(items: Sequence[Any]) -> tuple[np.ndarray, str]:
-    """Pick the embedding by what the items are; return (vectors, embedding name)."""
+EMBEDDINGS = ("auto", "minilm")
+
+
+def embed(items: Sequence[Any], embedding: str = "auto") -> tuple[np.ndarray, str]:
+    """Return (vectors, embedding name): `auto` picks a weight-free embedding by what the
+    items are; `minilm` embeds text with all-MiniLM-L6-v2."""
     from ..data import media_kind
 
+    if embedding == "minilm":
+        from .minilm import NAME, minilm
+
+        return minilm().embed(items), NAME
+    if embedding != "auto":
+        raise ValueError(f"embedding must be one of {', '.join(EMBEDDINGS)}")
     first = items[0]
     if media_kind(first) == "audio":
         return audio_embedding(items), "logbands32-v1"

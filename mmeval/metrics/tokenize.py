@@ -1,4 +1,4 @@
-"""Word tokens for the text metrics that count n-grams themselves (distinct-n).
+"""Word tokens for the text metrics that tokenize themselves (distinct-n, self-BLEU, ROUGE-L).
 
 Chinese product copy has no spaces, so a whitespace split sees one token per sentence.
 `zh` is sacrebleu's Chinese tokenizer (each CJK character a token, other runs split as
@@ -32,3 +32,16 @@ def tokens(text: str, tokenize: Tokenize) -> list[str]:
     if tokenize == "zh":
         return _zh()(text).split()
     raise ValueError(f"tokenize must be one of {', '.join(TOKENIZERS)}")
+
+
+class TokenizerObject:
+    """`tokens` as an object with a `tokenize(text)` method, the interface rouge-score's
+    `RougeScorer(tokenizer=...)` takes."""
+
+    def __init__(self, tokenize: Tokenize):
+        if tokenize not in TOKENIZERS:
+            raise ValueError(f"tokenize must be one of {', '.join(TOKENIZERS)}")
+        self.mode = tokenize
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokens(text, self.mode)

@@ -63,12 +63,60 @@ def test_distinct_n_on_chinese_copy_is_defined_and_counts_characters():
         DistinctN(tokenize="jieba")
 
 
-def test_self_bleu_equals_direct_sentence_bleu():
+def texygen_self_bleu(outs: list[str], gram: int = 3, split=str.split) -> float:
+    """Texygen's SelfBleu (Zhu et al. 2018), x100: nltk sentence_bleu of each output against
+    all the others, uniform weights up to `gram`, smoothing method1."""
+    import warnings
+
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    words = [split(t) for t in outs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = [sentence_bleu(words[:i] + words[i + 1 :], h, tuple(1.0 / gram for _ in range(gram)),
+                                smoothing_function=SmoothingFunction().method1) for i, h in enumerate(words)]
+    return 100.0 * sum(scores) / len(scores)
+
+
+@pytest.mark.parametrize("gram", [2, 3, 4])
+def test_self_bleu_equals_texygen_by_default(gram):
+    outs = texts(gram, 40)
+    assert fold(SelfBLEU(n=gram), outs, 7) == pytest.approx(texygen_self_bleu(outs, gram), abs=1e-9)
+    assert fold(SelfBLEU(), outs, 40) == pytest.approx(texygen_self_bleu(outs), abs=1e-9)  # n defaults to 3
+    assert fold(SelfBLEU(), ["same words here"] * 4, 2) == pytest.approx(100.0)
+    zh = lambda t: [c for c in t if not c.isspace()]  # noqa: E731  (ZH has no Latin runs: zh = char)
+    assert fold(SelfBLEU(tokenize="zh"), ZH, 3) == pytest.approx(texygen_self_bleu(ZH, 3, zh), abs=1e-9)
+    assert fold(SelfBLEU(tokenize="char"), ZH, 1) == pytest.approx(texygen_self_bleu(ZH, 3, zh), abs=1e-9)
+
+
+def test_self_bleu_sacrebleu_option_equals_sacrebleu_sentence_bleu():
     outs = texts(0, 12)
     bleu = sacrebleu.metrics.BLEU(effective_order=True)
     expected = np.mean([bleu.sentence_score(t, outs[:i] + outs[i + 1 :]).score for i, t in enumerate(outs)])
-    assert fold(SelfBLEU(), outs, 5) == pytest.approx(expected, abs=1e-9)
-    assert fold(SelfBLEU(), ["same words here"] * 4, 2) == pytest.approx(100.0)
+    assert fold(SelfBLEU(bleu="sacrebleu"), outs, 5) == pytest.approx(expected, abs=1e-9)
+    zh = sacrebleu.metrics.BLEU(effective_order=True, tokenize="zh", max_ngram_order=2)
+    expected = np.mean([zh.sentence_score(t, ZH[:i] + ZH[i + 1 :]).score for i, t in enumerate(ZH)])
+    assert fold(SelfBLEU(bleu="sacrebleu", tokenize="zh", n=2), ZH, 3) == pytest.approx(expected, abs=1e-9)
+
+
+def test_self_bleu_samples_above_max_outputs_whatever_the_order():
+    outs = texts(5, 60)
+    metric = SelfBLEU(max_outputs=20, seed=3)
+    value = fold(metric, outs, 7)
+    assert metric.note and "20 of 60 outputs sampled" in metric.note
+    assert value == pytest.approx(texygen_self_bleu(random.Random(3).sample(sorted(outs), 20)), abs=1e-9)
+    assert fold(metric, random.Random(1).sample(outs, 60), 13) == value  # batches and order do not matter
+    assert fold(SelfBLEU(max_outputs=None), outs, 60) == pytest.approx(texygen_self_bleu(outs), abs=1e-9)
+    unsampled = SelfBLEU()
+    fold(unsampled, outs, 9)
+    assert unsampled.note is None
+    assert SelfBLEU(max_outputs=20).fingerprint() != SelfBLEU().fingerprint() != SelfBLEU(bleu="sacrebleu").fingerprint()
+
+
+@pytest.mark.parametrize("args", [{"bleu": "nltk"}, {"n": 0}, {"tokenize": "13a"}, {"max_outputs": 1}, {"bleu": "sacrebleu", "tokenize": "jieba"}])
+def test_self_bleu_bad_args(args):
+    with pytest.raises(ValueError):
+        SelfBLEU(**args)
 
 
 def test_vendi_extremes():
@@ -102,3 +150,20 @@ def test_vendi_on_text_images_and_audio(tmp_path):
         wavfile.write(clips[-1], 8000, (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32))
     metric = Vendi()
     assert 1.0 < fold(metric, clips, 2) < 2.1 and "logbands32-v1" in metric.fingerprint()
+
+
+@pytest.mark.parametrize("n, d", [(30, 8), (8, 30), (50, 50)])
+def test_vendi_equals_the_authors_package(n, d):
+    from vendi_score import vendi
+
+    x = np.random.default_rng(n * d).normal(size=(n, d))
+    assert vendi_score(x) == pytest.approx(vendi.score_X(x), rel=1e-9)
+
+
+def test_vendi_metric_on_text_equals_the_authors_package_on_its_embedding():
+    from vendi_score import vendi
+
+    from mmeval.metrics.embeddings import text_embedding
+
+    outs = texts(3, 40)
+    assert fold(Vendi(), outs, 7) == pytest.approx(vendi.score_X(text_embedding(outs)), rel=1e-9)

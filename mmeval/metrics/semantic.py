@@ -1,0 +1,80 @@
+"""Semantic similarity: cosine between sentence embeddings of an output and its target.
+
+The state is (sum of cosines, count), so batches and shards merge by addition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import InputError
+from .base import check_lengths, fingerprint, package_version
+
+
+def _references(target: Any) -> list[str]:
+    refs = target if isinstance(target, list) else [target]
+    if not refs or not all(isinstance(r, str) for r in refs):
+        raise InputError(f"target {target!r} is not text or a non-empty list of texts")
+    return refs
+
+
+class SemanticSimilarity:
+    """Mean cosine similarity, in [-1, 1], between each output's all-MiniLM-L6-v2 embedding
+    and its target's (or, with `against:`, the other model's output): equal to
+    sentence-transformers' `encode` then `util.cos_sim` (mean pooling, L2 norm, 256
+    tokens). A list target scores the best-matching reference. The model comes from the
+    `text-embed` extra, checked against its pinned sha256; nothing is downloaded.
+    all-MiniLM-L6-v2 is an English model: on Chinese copy prefer chrF.
+
+    Example: `- use: semantic_similarity` or `{use: semantic_similarity, against: reference}`.
+    """
+
+    name = "semantic_similarity"
+    modality = "text"
+    higher_is_better = True
+    value_range = (-1.0, 1.0)
+
+    def __init__(self, embedding: Literal["minilm"] = "minilm"):
+        if embedding != "minilm":
+            raise ValueError("embedding must be 'minilm' (all-MiniLM-L6-v2)")
+        from .minilm import require_extra
+
+        require_extra()  # a missing extra fails when the suite loads, not at the first batch
+        self.embedding = embedding
+
+    def init(self) -> tuple[float, int]:
+        return (0.0, 0)
+
+    def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
+        from .minilm import minilm
+
+        check_lengths(outputs, targets)
+        for o in outputs:
+            if not isinstance(o, str):
+                raise InputError(f"output {o!r} is not text")
+        refs = [_references(t) for t in targets]
+        embedder = minilm()
+        out_vectors = embedder.embed(list(outputs))
+        ref_vectors = embedder.embed([r for group in refs for r in group])
+        total, start = [], 0
+        for row, group in zip(out_vectors, refs):
+            cosines = ref_vectors[start : start + len(group)] @ row
+            start += len(group)
+            total.append(float(np.clip(cosines.max(), -1.0, 1.0)))
+        return (state[0] + math.fsum(total), state[1] + len(total))
+
+    def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
+        return (a[0] + b[0], a[1] + b[1])
+
+    def compute(self, state: tuple[float, int]) -> dict[str, float]:
+        return {self.name: state[0] / state[1] if state[1] else float("nan")}
+
+    def fingerprint(self) -> str:
+        from .minilm import MAX_TOKENS, NAME, WEIGHTS_SHA256
+
+        return fingerprint(self.name, embedding=NAME, sha256=WEIGHTS_SHA256, pooling="mean", norm="l2",
+                           max_tokens=MAX_TOKENS, transformers=package_version("transformers"))
