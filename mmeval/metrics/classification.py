@@ -1,13 +1,24 @@
-"""Label metrics: accuracy, precision, recall, F1 and exact match.
+"""Label metrics: accuracy, precision, recall, F1, MCC, Cohen's kappa and exact match.
 
 The state is a confusion table {(target, prediction): count}, so it is tiny, merges by
 addition and does not depend on batching. `compute` hands the table to scikit-learn as
 weighted samples, so values equal scikit-learn's (and torchmetrics') on the raw labels.
-Labels may be strings or numbers; `1` and `1.0` are the same label.
+Labels may be strings or numbers; the numbers `1` and `1.0` are the same label (the
+string "1.0" is not, unless `normalize: numeric`).
+
+`normalize:` (one name or a list; default none) maps labels before counting, in this
+order whatever the order given: `whitespace` (strip, collapse runs to one space), `case`
+(casefold), `numeric` (a label that reads as a decimal number becomes its canonical
+form: "1.0", " 1 ", "1e0" and 1 are all "1"; "1.50" is "1.5").
+
+`per_class(state)` gives the confusion matrix and per-class precision/recall/F1/support
+(scikit-learn's `classification_report`); label metrics expose it as `details(state)`.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -16,29 +27,117 @@ from ..errors import InputError
 from .base import check_lengths, fingerprint, package_version
 
 Average = Literal["micro", "macro", "weighted", "binary"]
+Normalizer = Literal["whitespace", "case", "numeric"]
+NORMALIZERS: tuple[str, ...] = ("whitespace", "case", "numeric")  # applied in this order
+# A confusion matrix in `details` is left out past this many labels (it grows as labels²).
+MAX_MATRIX_LABELS = 100
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def label(value: Any) -> str:
+def normalizers(normalize: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The `normalize:` argument as a tuple in application order; ValueError if unknown."""
+    if normalize is None:
+        return ()
+    items = [normalize] if isinstance(normalize, str) else list(normalize)
+    unknown = [n for n in items if n not in NORMALIZERS]
+    if unknown:
+        raise ValueError(f"normalize: unknown {unknown[0]!r}; use any of {', '.join(NORMALIZERS)}")
+    return tuple(n for n in NORMALIZERS if n in items)
+
+
+def label(value: Any, normalize: tuple[str, ...] = ()) -> str:
+    """A label as the text it is counted under (see the module docstring)."""
     if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise InputError(f"label {value!r} is not a string or number")
+        text = str(value).lower()
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        raise InputError(f"label {value!r} is not a string or number")
+    if "whitespace" in normalize:
+        text = " ".join(text.split())
+    if "case" in normalize:
+        text = text.casefold()
+    if "numeric" in normalize:
+        text = _canonical_number(text)
+    return text
+
+
+def _canonical_number(text: str) -> str:
+    stripped = text.strip()
+    if _INTEGER.fullmatch(stripped):
+        return str(int(stripped))  # exact, however many digits
+    if _DECIMAL.fullmatch(stripped):
+        number = float(stripped)
+        if math.isfinite(number):
+            return label(number)
+    return text
+
+
+def label_order(labels: Sequence[str] | set[str]) -> list[str]:
+    """Labels in report order: numerically when every label reads as a number, else as text."""
+    try:
+        numbers = {x: float(x) for x in labels}
+    except ValueError:
+        return sorted(labels)
+    if all(math.isfinite(v) for v in numbers.values()):
+        return sorted(labels, key=lambda x: (numbers[x], x))
+    return sorted(labels)
+
+
+def _weighted_samples(state: Counter) -> tuple[list[str], list[str], list[int]]:
+    cells = sorted((k, n) for k, n in state.items() if n)
+    return [t for (t, _), _ in cells], [p for (_, p), _ in cells], [n for _, n in cells]
+
+
+def per_class(state: Counter, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Per-class data of a confusion-table state: `labels` (in `label_order`, or as given),
+    `confusion_matrix` ([target][prediction] counts, as scikit-learn's `confusion_matrix`),
+    and parallel lists `precision`, `recall`, `f1`, `support` (scikit-learn's
+    `precision_recall_fscore_support(average=None)`, zero_division 0), plus `n`."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    seen = {t for t, _ in state} | {p for _, p in state}
+    order = list(labels) if labels is not None else label_order(seen)
+    matrix = [[int(state.get((t, p), 0)) for p in order] for t in order]
+    n = int(sum(state.values()))
+    if not n:
+        zeros = [0.0] * len(order)
+        return {"labels": order, "confusion_matrix": matrix, "precision": zeros, "recall": zeros, "f1": zeros,
+                "support": [0] * len(order), "n": 0}
+    y_true, y_pred, weights = _weighted_samples(state)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=order, average=None, sample_weight=weights, zero_division=0
+    )
+    return {
+        "labels": order,
+        "confusion_matrix": matrix,
+        "precision": [float(x) for x in precision],
+        "recall": [float(x) for x in recall],
+        "f1": [float(x) for x in f1],
+        "support": [sum(row) for row in matrix],
+        "n": n,
+    }
 
 
 class _ConfusionMetric:
-    value_range = (0.0, 1.0)
+    value_range: tuple[float, float] = (0.0, 1.0)
     modality = "label"
     higher_is_better = True
     name = ""
 
-    def __init__(self, average: Average = "macro", pos_label: str | int | None = None):
+    def __init__(self, average: Average = "macro", pos_label: str | int | None = None,
+                 normalize: Normalizer | Sequence[Normalizer] | None = None):
+        if average not in ("micro", "macro", "weighted", "binary"):
+            raise ValueError(f"average must be micro, macro, weighted or binary, not {average!r}")
         if (average == "binary") != (pos_label is not None):
             raise ValueError("average: binary needs pos_label (the positive class), and pos_label needs average: binary")
         self.average = average
-        self.pos_label = None if pos_label is None else label(pos_label)  # 1 and "1" are one label
+        self.normalize = normalizers(normalize)
+        # 1 and "1" are one label; pos_label is normalised as the labels are
+        self.pos_label = None if pos_label is None else label(pos_label, self.normalize)
 
     def init(self) -> Counter:
         return Counter()
@@ -46,21 +145,32 @@ class _ConfusionMetric:
     def update(self, state: Counter, outputs: Sequence[Any], targets: Sequence[Any]) -> Counter:
         check_lengths(outputs, targets)
         state = Counter(state)
-        state.update((label(t), label(o)) for o, t in zip(outputs, targets))
+        norm = self.normalize
+        state.update((label(t, norm), label(o, norm)) for o, t in zip(outputs, targets))
         return state
 
     def merge(self, a: Counter, b: Counter) -> Counter:
         return a + b
 
-    def _weighted_samples(self, state: Counter) -> tuple[list[str], list[str], list[int]]:
-        cells = sorted(state.items())
-        return [t for (t, _), _ in cells], [p for (_, p), _ in cells], [n for _, n in cells]
-
     def compute(self, state: Counter) -> dict[str, float]:
         if not state:
             return {self.name: float("nan")}
-        y_true, y_pred, weights = self._weighted_samples(state)
-        return {self.name: float(self._score(y_true, y_pred, weights))}
+        import warnings
+
+        y_true, y_pred, weights = _weighted_samples(state)
+        with warnings.catch_warnings():  # one sample's state has one label: scikit-learn warns
+            warnings.simplefilter("ignore", UserWarning)
+            return {self.name: float(self._score(y_true, y_pred, weights))}
+
+    def details(self, state: Counter) -> dict[str, Any] | None:
+        """Confusion matrix and per-class P/R/F1 (`per_class`); None without samples. Past
+        `MAX_MATRIX_LABELS` labels the matrix is None (the per-class lists stay)."""
+        if not state:
+            return None
+        data = per_class(state)
+        if len(data["labels"]) > MAX_MATRIX_LABELS:
+            data["confusion_matrix"] = None
+        return data
 
     def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:
         from sklearn.metrics import precision_recall_fscore_support
@@ -75,14 +185,19 @@ class _ConfusionMetric:
         )
         return {"precision": precision, "recall": recall, "f1": f1}[self.name]
 
+    def _fingerprint_parts(self) -> dict[str, Any]:
+        return {"average": self.average, "pos_label": self.pos_label}
+
     def fingerprint(self) -> str:
-        extra = {"pos_label": self.pos_label} if self.pos_label is not None else {}
-        return fingerprint(self.name, average=self.average, impl=f"sklearn-{package_version('scikit-learn')}", **extra)
+        norm = "+".join(self.normalize) if self.normalize else None
+        return fingerprint(self.name, **self._fingerprint_parts(), normalize=norm,
+                           impl=f"sklearn-{package_version('scikit-learn')}")
 
 
 class Precision(_ConfusionMetric):
     """Precision over labels; `average` micro, macro (default) or weighted, or `binary`
-    with `pos_label` (scikit-learn's score of the positive class alone).
+    with `pos_label` (scikit-learn's score of the positive class alone); `normalize`
+    as in the module docstring.
 
     Example: `- use: precision` with `args: {average: weighted}`.
     """
@@ -110,13 +225,18 @@ class Accuracy(_ConfusionMetric):
 
     `average: micro` (default) is plain accuracy; `macro` is the mean per-class recall
     (balanced accuracy, torchmetrics' multiclass macro accuracy); `weighted` weights
-    per-class recall by support, which equals micro.
+    per-class recall by support, which equals micro. `normalize` as in the module docstring.
+
+    Example: `- use: accuracy` with `args: {normalize: [case, whitespace]}`.
     """
 
     name = "accuracy"
 
-    def __init__(self, average: Literal["micro", "macro", "weighted"] = "micro"):
-        super().__init__(average)
+    def __init__(self, average: Literal["micro", "macro", "weighted"] = "micro",
+                 normalize: Normalizer | Sequence[Normalizer] | None = None):
+        if average == "binary":
+            raise ValueError("accuracy takes average micro, macro or weighted (binary is for precision/recall/f1)")
+        super().__init__(average, normalize=normalize)
 
     def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:
         if self.average == "micro":
@@ -130,6 +250,104 @@ class Accuracy(_ConfusionMetric):
         return recall_score(
             y_true, y_pred, labels=classes, average=self.average, sample_weight=weights, zero_division=0
         )
+
+
+class MCC(_ConfusionMetric):
+    """Matthews correlation coefficient in [-1, 1], scikit-learn's `matthews_corrcoef`
+    (its multiclass generalisation, Gorodkin's R_K); 0 when undefined (one label only).
+
+    Example: `- use: mcc` with `args: {normalize: case}`.
+    """
+
+    name = "mcc"
+    value_range = (-1.0, 1.0)
+
+    def __init__(self, normalize: Normalizer | Sequence[Normalizer] | None = None):
+        super().__init__(normalize=normalize)
+
+    def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:
+        from sklearn.metrics import matthews_corrcoef
+
+        return matthews_corrcoef(y_true, y_pred, sample_weight=weights)
+
+    def _fingerprint_parts(self) -> dict[str, Any]:
+        return {}
+
+
+KappaWeights = Literal["none", "linear", "quadratic"]
+
+
+class CohenKappa(_ConfusionMetric):
+    """Cohen's kappa in [-1, 1] between outputs and targets, scikit-learn's
+    `cohen_kappa_score` with `weights` none (default), linear or quadratic.
+
+    Weighted kappa needs ordered labels: `labels:` gives the order (every label seen must
+    be in it), or else all labels must be numbers (ordered by value). Undefined (NaN,
+    reported as null) when chance agreement is total, e.g. a single label.
+    Example: `- use: cohen_kappa` with `args: {weights: quadratic, labels: [bad, ok, good]}`.
+    """
+
+    name = "cohen_kappa"
+    value_range = (-1.0, 1.0)
+
+    def __init__(self, weights: KappaWeights | None = "none", labels: Sequence[str | int | float] | None = None,
+                 normalize: Normalizer | Sequence[Normalizer] | None = None):
+        super().__init__(normalize=normalize)
+        weights = weights or "none"
+        if weights not in ("none", "linear", "quadratic"):
+            raise ValueError(f"weights must be none, linear or quadratic, not {weights!r}")
+        self.weights = weights
+        self.labels: list[str] | None = None
+        if labels is not None:
+            if isinstance(labels, str) or not labels:
+                raise ValueError("labels must be a non-empty list of labels, in order")
+            self.labels = [label(x, self.normalize) for x in labels]
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError("labels has a label twice (after normalize)")
+
+    def _order(self, seen: set[str]) -> list[str]:
+        if self.labels is not None:
+            extra = sorted(seen - set(self.labels))
+            if extra:
+                raise InputError(f"cohen_kappa: label {extra[0]!r} is not in labels: {self.labels}")
+            return self.labels
+        if self.weights == "none":
+            return sorted(seen)
+        bad = [x for x in sorted(seen) if not _is_number(x)]
+        if bad:
+            raise InputError(f"cohen_kappa: weights: {self.weights} needs ordered labels; {bad[0]!r} is not a number "
+                             "(give labels: [...] in order)")
+        return sorted(seen, key=lambda x: (float(x), x))
+
+    def _score(self, y_true: list[str], y_pred: list[str], weights: list[int]) -> float:
+        import warnings
+
+        from sklearn.metrics import cohen_kappa_score
+
+        order = self._order(set(y_true) | set(y_pred))
+        index = {x: i for i, x in enumerate(order)}
+        with warnings.catch_warnings():  # undefined kappa: NaN is the answer, not a warning
+            warnings.simplefilter("ignore")
+            return cohen_kappa_score(
+                [index[x] for x in y_true], [index[x] for x in y_pred], labels=list(range(len(order))),
+                weights=None if self.weights == "none" else self.weights, sample_weight=weights,
+            )
+
+    def details(self, state: Counter) -> dict[str, Any] | None:
+        if not state or self.labels is None:
+            return super().details(state)
+        seen = {t for t, _ in state} | {p for _, p in state}
+        return per_class(state, self._order(seen))
+
+    def _fingerprint_parts(self) -> dict[str, Any]:
+        return {"weights": self.weights, "labels": ",".join(self.labels) if self.labels else None}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 class ExactMatch:

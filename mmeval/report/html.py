@@ -2,7 +2,8 @@
 
 No network and no scripts: inline CSS, inline SVG charts, media as data URIs. The
 verdict comes first, then thresholds, the model x metric table (confidence intervals,
-fingerprints on hover), a chart per metric, sample galleries, gates and provenance.
+fingerprints on hover), a chart per metric, per-class heatmaps for label metrics, sample
+galleries, gates and provenance.
 Everything that came from a model or a file is escaped.
 """
 
@@ -15,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .per_class import per_class_section
 from .summary import direction, fmt, not_comparable, value_text, verdict_reason
 
 GALLERY_PER_MODEL = 6
@@ -304,6 +306,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         _verdict(report),
         "<h2>Thresholds</h2>", _thresholds(report),
         "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]), _distributions(run_dir),
+        per_class_section(report["results"]),
         "<h2>Samples</h2>", _galleries(run_dir, report),
         "<h2>Gates</h2>", _gates(report), _watermarks(report),
         "<h2>Provenance</h2>", _provenance(report),

@@ -80,8 +80,25 @@ def output_digest(output: Any) -> tuple[str, str]:
     tobytes = getattr(output, "tobytes", None)
     if tobytes is not None:
         return hashlib.sha256(tobytes()).hexdigest(), f"[array {getattr(output, 'shape', '')}]"
-    text = output if isinstance(output, str) else json.dumps(output, default=str)
-    return hashlib.sha256(text.encode()).hexdigest(), redact_preview(text)
+    if isinstance(output, str):
+        return hashlib.sha256(output.encode()).hexdigest(), redact_preview(output)
+    # Structured outputs ({label: probability}): one digest whatever the key order, and a
+    # preview whose long floats are not mistaken for phone numbers by the PII regex.
+    text = json.dumps(output, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest(), redact_preview(json.dumps(_rounded(output), default=str))
+
+
+def _rounded(value: Any, _depth: int = 0) -> Any:
+    """`value` with every float rounded to 4 significant digits, for previews only."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if _depth > 16:
+        return value
+    if isinstance(value, dict):
+        return {k: _rounded(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v, _depth + 1) for v in value]
+    return value
 
 
 def media_path(path: Path, run_dir: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -108,3 +109,175 @@ def test_numeric_labels_unify():
 def test_exact_match_normalize():
     assert fold(ExactMatch(), ["Red  Mug", "x"], ["red mug", "x"], 1) == 0.5
     assert fold(ExactMatch(normalize=True), ["Red  Mug", "x"], ["red mug", "x"], 1) == 1.0
+
+
+# --- normalize, MCC, kappa, per-class details ------------------------------------------
+
+
+def test_normalize_options():
+    from mmeval.metrics.classification import label, normalizers
+
+    assert label("1.0") == "1.0" and label(1.0) == "1"  # default: numbers unify, strings stay
+    numeric = normalizers("numeric")
+    assert {label(x, numeric) for x in ("1.0", 1, "1", " 1 ", "1e0", "+1", 1.0)} == {"1"}
+    assert label("1.50", numeric) == "1.5" and label("007", numeric) == "7"
+    assert label("12345678901234567890", numeric) == "12345678901234567890"  # exact, not via float
+    assert label("1_000", numeric) == "1_000" and label("nan", numeric) == "nan" and label("1e400", numeric) == "1e400"
+    both = normalizers(["case", "whitespace"])
+    assert label("  Red \t MUG ", both) == "red mug"
+    assert label("Straße", normalizers("case")) == "strasse"  # casefold, not lower
+    with pytest.raises(ValueError, match="unknown 'cases'"):
+        normalizers(["cases"])
+
+
+def test_normalize_changes_counts_and_fingerprint():
+    outputs, targets = [" Cat", "DOG", "1.0", "bird"], ["cat", "dog", "1", "Bird "]
+    assert fold(Accuracy(), outputs, targets, 2) == 0.0
+    assert fold(Accuracy(normalize=["case", "whitespace"]), outputs, targets, 2) == 0.75
+    assert fold(Accuracy(normalize=["case", "whitespace", "numeric"]), outputs, targets, 2) == 1.0
+    assert Accuracy().fingerprint() != Accuracy(normalize="case").fingerprint()
+    assert "normalize:whitespace+case" in F1(normalize=["case", "whitespace"]).fingerprint()
+    # pos_label is normalised like the labels
+    assert fold(F1(average="binary", pos_label="YES", normalize="case"), ["yes", "no"], ["Yes", "No"], 1) == 1.0
+
+
+def test_mcc_and_kappa_against_sklearn_and_edge_cases():
+    from sklearn.metrics import cohen_kappa_score, matthews_corrcoef
+
+    from mmeval.metrics.classification import MCC, CohenKappa
+
+    outputs, targets = random_labels(5, 300, 4)
+    assert fold(MCC(), outputs, targets, 31) == pytest.approx(matthews_corrcoef(targets, outputs), abs=1e-12)
+    assert fold(CohenKappa(), outputs, targets, 31) == pytest.approx(cohen_kappa_score(targets, outputs), abs=1e-12)
+    assert fold(MCC(), ["a", "a"], ["a", "a"], 1) == 0.0  # scikit-learn: undefined -> 0
+    assert math.isnan(fold(CohenKappa(), ["a", "a"], ["a", "a"], 1))  # chance agreement is total
+    assert MCC.value_range == CohenKappa.value_range == (-1.0, 1.0)
+
+
+def test_weighted_kappa_needs_ordered_labels():
+    from mmeval.errors import InputError
+    from mmeval.metrics.classification import CohenKappa
+
+    with pytest.raises(InputError, match="needs ordered labels; 'cat' is not a number"):
+        fold(CohenKappa(weights="linear"), ["cat", 1], [2, 1], 2)
+    with pytest.raises(InputError, match="'huge' is not in labels"):
+        fold(CohenKappa(weights="linear", labels=["small", "big"]), ["small", "huge"], ["big", "small"], 2)
+    with pytest.raises(ValueError, match="weights"):
+        CohenKappa(weights="cubic")
+    with pytest.raises(ValueError, match="twice"):
+        CohenKappa(labels=["a", "A"], normalize="case")
+    a, b = CohenKappa(weights="linear", labels=["lo", "hi"]), CohenKappa(weights="linear", labels=["hi", "lo"])
+    assert a.fingerprint() != b.fingerprint()
+    # text order would put "10" before "2": numeric labels are ordered by value
+    ranked = fold(CohenKappa(weights="quadratic"), [2, 10, 3], [3, 10, 2], 3)
+    explicit = fold(CohenKappa(weights="quadratic", labels=[2, 3, 10]), [2, 10, 3], [3, 10, 2], 3)
+    assert ranked == explicit
+
+
+def test_details_per_class_and_label_order():
+    from mmeval.metrics.classification import MAX_MATRIX_LABELS, MCC, CohenKappa, per_class
+
+    metric = F1()
+    assert metric.details(metric.init()) is None
+    state = metric.update(metric.init(), [10, 2, 2, 1], [2, 2, 10, 1])
+    data = metric.details(state)
+    assert data["labels"] == ["1", "2", "10"]  # numeric labels in numeric order
+    assert data["confusion_matrix"] == [[1, 0, 0], [0, 1, 1], [0, 1, 0]]  # [target][prediction]
+    assert data["support"] == [1, 2, 1] and data["n"] == 4
+    assert MCC().details(state) == data
+    ordered = CohenKappa(labels=[10, 2, 1]).details(state)
+    assert ordered["labels"] == ["10", "2", "1"] and ordered["confusion_matrix"][0] == [0, 1, 0]
+    many = metric.update(metric.init(), [str(i) for i in range(MAX_MATRIX_LABELS + 1)], ["0"] * (MAX_MATRIX_LABELS + 1))
+    big = metric.details(many)
+    assert big["confusion_matrix"] is None and len(big["f1"]) == MAX_MATRIX_LABELS + 1
+    assert per_class(many)["confusion_matrix"] is not None
+
+
+def test_bad_average_is_a_value_error():
+    with pytest.raises(ValueError, match="average"):
+        F1(average="samples")
+    with pytest.raises(ValueError, match="binary"):
+        Accuracy(average="binary")
+
+
+# --- score metrics: inputs, per-sample states ----------------------------------------------
+
+
+def test_score_outputs_inputs_and_errors():
+    from mmeval.errors import InputError
+    from mmeval.metrics.scores import ECE, RocAuc, TopKAccuracy
+
+    top = TopKAccuracy()
+    as_text = top.update(top.init(), ['{"a": 0.9, "b": 0.1}'], ["a"])  # JSON text is read too
+    assert top.compute(as_text)["top_k_accuracy"] == 1.0
+    assert top.update(top.init(), [{1: 0.9, "2": 0.1}], [1.0]) == top.update(top.init(), [{"1": 0.9, "2": 0.1}], ["1"])
+    for bad, match in ((["a"], "not a"), ([{}], "non-empty"), ([{"a": "high"}], "not a finite"),
+                       ([{"a": float("nan")}], "not a finite"), ([{"a": True}], "not a finite"), ([[0.1, 0.9]], "not a")):
+        with pytest.raises(InputError, match=match):
+            top.update(top.init(), bad, ["a"])
+    with pytest.raises(InputError, match="twice"):
+        TopKAccuracy(normalize="case").update((), [{"A": 0.5, "a": 0.5}], ["a"])
+    with pytest.raises(InputError, match="not a probability"):
+        ECE().update((), [{"a": 1.2, "b": -0.2}], ["a"])
+    with pytest.raises(InputError, match="sum to 0.9"):
+        RocAuc().update((), [{"a": 0.3, "b": 0.3, "c": 0.3}], ["a"])
+    with pytest.raises(InputError, match="sum to"):  # two keys each, three classes in all
+        RocAuc().compute(RocAuc().update((), [{"a": 0.3, "b": 0.3}, {"b": 0.5, "c": 0.5}], ["a", "c"]))
+    with pytest.raises(InputError, match="pos_label 'z'"):
+        RocAuc(pos_label="z").compute(RocAuc(pos_label="z").update((), [{"a": 0.3}, {"a": 0.6}], ["a", "b"]))
+    for bad in ({"k": 0}, {"k": 1.5}):
+        with pytest.raises(ValueError):
+            TopKAccuracy(**bad)
+    with pytest.raises(ValueError):
+        ECE(norm="l3")
+    with pytest.raises(ValueError):
+        RocAuc(multi_class="ova")
+
+
+def test_score_metrics_undefined_and_missing_classes():
+    from sklearn.metrics import top_k_accuracy_score
+
+    from mmeval.metrics.scores import RocAuc, TopKAccuracy
+
+    one = RocAuc(pos_label="a")
+    assert math.isnan(one.compute(one.update((), [{"a": 0.7, "b": 0.3}], ["a"]))["roc_auc"])  # one sample
+    # "c" is only a target: a class no output scores, so it scores 0 everywhere
+    outputs, targets = [{"a": 0.6, "b": 0.4}, {"a": 0.2, "b": 0.8}, {"a": 0.5, "b": 0.5}], ["a", "c", "b"]
+    expected = top_k_accuracy_score([0, 2, 1], [[0.6, 0.4, 0], [0.2, 0.8, 0], [0.5, 0.5, 0]], k=2, labels=[0, 1, 2])
+    top2 = TopKAccuracy(k=2)
+    assert top2.compute(top2.update((), outputs, targets))["top_k_accuracy"] == pytest.approx(expected)
+
+
+def test_per_sample_states_survive_records_and_bootstrap():
+    from mmeval.metrics.classification import MCC, CohenKappa
+    from mmeval.metrics.regression import MAPE, R2, SMAPE, MedAE
+    from mmeval.metrics.scores import ECE, RocAuc, TopKAccuracy
+    from mmeval.report.bootstrap import bootstrap_interval
+    from mmeval.report.records import record_state
+    from mmeval.report.state_codec import decode_state
+
+    rng = random.Random(4)
+    labels = [{"a": p, "b": 1 - p} for p in (rng.random() for _ in range(60))]
+    targets = [rng.choice("ab") for _ in range(60)]
+    numbers = [rng.uniform(5, 50) for _ in range(60)]
+    cases = [
+        (MCC(), [max(o, key=o.get) for o in labels], targets),
+        (CohenKappa(), [max(o, key=o.get) for o in labels], targets),
+        (TopKAccuracy(), labels, targets), (RocAuc(pos_label="a"), labels, targets), (ECE(), labels, targets),
+        (MAPE(), [x * rng.uniform(0.8, 1.2) for x in numbers], numbers), (SMAPE(), numbers[::-1], numbers),
+        (R2(), [x + rng.gauss(0, 3) for x in numbers], numbers), (MedAE(), numbers[::-1], numbers),
+    ]
+    for metric, outputs, tgts in cases:
+        states = [metric.update(metric.init(), [o], [t]) for o, t in zip(outputs, tgts)]
+        for state in states[:3]:  # the record of one sample carries its state, and it decodes back
+            encoded = record_state(state)
+            assert encoded is not None, metric.name
+            assert decode_state(encoded, metric.init()) == state
+        whole = metric.compute(metric.update(metric.init(), outputs, tgts))[metric.name]
+        merged = states[0]
+        for s in states[1:]:
+            merged = metric.merge(merged, s)
+        assert metric.compute(merged)[metric.name] == whole, metric.name
+        ci = bootstrap_interval(metric, states, resamples=60, seed=0)
+        low, high = metric.value_range
+        assert ci is not None and low <= ci[0] <= whole <= ci[1] <= high, (metric.name, ci, whole)
