@@ -6,8 +6,7 @@
    pytorch-fid's own path (`calculate_activation_statistics` + `calculate_frechet_distance`)
    on the same PNG files with the same (seeded random) Inception weights.
 2. The Fréchet distance alone at d=2048: mmeval's factor/SVD route vs scipy `sqrtm`.
-3. SSIM: mmeval (torch) vs scikit-image `structural_similarity` on the same pairs.
-4. The reference-feature cache: the reference side of FID on a first run (computed) and a
+3. The reference-feature cache: the reference side of FID on a first run (computed) and a
    second run (read from the content-addressed cache).
 Prints each ratio (peer time / mmeval time; > 1 means mmeval is faster).
 """
@@ -110,28 +109,12 @@ def bench_frechet(dim: int) -> None:
           f"relative difference {abs(v_ours - v_peer) / abs(v_peer):.2e}")
 
 
-def bench_ssim(pairs: int, size: int) -> None:
-    from skimage.metrics import structural_similarity
-
-    from mmeval.metrics.image.paired import ssim_pair
-
-    rng = np.random.default_rng(0)
-    data = [(a := rng.random((size, size, 3)), np.clip(a + rng.normal(0, 0.05, a.shape), 0, 1)) for _ in range(pairs)]
-    t_ours, v_ours = best_of(lambda: [ssim_pair(a, b) for a, b in data])
-    t_peer, v_peer = best_of(lambda: [structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1) for a, b in data])
-    diff = max(abs(p - q) for p, q in zip(v_ours, v_peer))
-    print(f"SSIM {pairs} pairs {size}x{size}: mmeval {t_ours:.2f}s, scikit-image {t_peer:.2f}s, ratio {t_peer / t_ours:.2f}x; max |difference| {diff:.1e}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--dim", type=int, default=2048)
-    parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
     bench_frechet(args.dim)
-    bench_ssim(args.pairs, args.size)
     with tempfile.TemporaryDirectory() as tmp:
         bench_fid(Path(tmp), args.images)
 

@@ -112,15 +112,18 @@ METRICS = Registry(
         # image metrics
         "ssim": "mmeval.metrics.image.paired:SSIM",
         "psnr": "mmeval.metrics.image.paired:PSNR",
+        "ms_ssim": "mmeval.metrics.image.paired:MSSSIM",
         "fid": "mmeval.metrics.image.feature_sets:FID",
         "kid": "mmeval.metrics.image.feature_sets:KID",
         "inception_score": "mmeval.metrics.image.feature_sets:InceptionScore",
+        "prdc": "mmeval.metrics.image.feature_sets:PRDC",
         # audio metrics
         "audio_similarity": "mmeval.metrics.audio.similarity:AudioSimilarity",
         "pesq": "mmeval.metrics.audio.intelligibility:PESQ",
         "stoi": "mmeval.metrics.audio.intelligibility:STOI",
         "si_sdr": "mmeval.metrics.audio.intelligibility:SISDR",
         "fad": "mmeval.metrics.audio.fad:FAD",
+        "audio_prdc": "mmeval.metrics.audio.fad:AudioPRDC",
         # diversity metrics
         "distinct_n": "mmeval.metrics.diversity:DistinctN",
         "self_bleu": "mmeval.metrics.diversity:SelfBLEU",

@@ -10,6 +10,11 @@ downloaded. Reference-set statistics are cached by content, like FID's.
 For the set-level bootstrap the state also keeps each output clip's statistics (its
 frames are one unit: resampling frames would treat a clip's correlated frames as
 independent draws), up to `MAX_SET_FLOATS`; the reference statistics stay fixed.
+
+`audio_prdc`: generative precision / recall / density / coverage (`mmeval.metrics.prdc`)
+on the same embedding, one vector per clip (the mean of its frames): a clip's frames
+are each other's nearest neighbours, so k-NN balls of frames would measure a clip's
+smoothness, not how well the set covers the reference.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from ...errors import InputError, IntegrityError
 from ...media.audio import load_audio
 from ..base import check_lengths, fingerprint
 from ..frechet import GaussianStats, ReweightedStatsFrechet, stats_distance
+from ..prdc import DEFAULT_K, check_nearest_k, precision_resampler, prdc_result
 from ..resampling import MAX_SET_FLOATS, NotResampled, SetResampler
 from .dsp import mel_spectrum
 
@@ -154,3 +160,85 @@ class FAD:
 
 def _stats_arrays(stats: GaussianStats) -> dict[str, np.ndarray]:
     return {"total": stats.total, "outer": stats.outer, "count": np.array(stats.count)}
+
+
+@dataclass
+class ClipVectorState:
+    outputs: list[np.ndarray] = field(default_factory=list)  # one (clips, dim) block per batch, in order
+    targets: list[np.ndarray] = field(default_factory=list)
+    target_files: list[tuple[str, str]] = field(default_factory=list)  # (sha256, path), hashed only
+
+
+class AudioPRDC:
+    """Generative precision (headline), recall, density and coverage of the output clips
+    against the target (or `against:`) clips: Kynkäänniemi et al. 2019 / Naeem et al. 2020
+    with the `prdc` package's conventions (`mmeval.metrics.prdc`), `nearest_k` (default 5)
+    neighbours, on FAD's embedding (`embedding:` as for `fad`) averaged over each clip's
+    frames. Reported as `audio_prdc` (precision), `audio_prdc_recall`, `audio_prdc_density`
+    (unbounded above) and `audio_prdc_coverage`. Needs more than `nearest_k` clips a side.
+
+    Example: `- use: audio_prdc` with `args: {nearest_k: 5}`.
+    """
+
+    name = "audio_prdc"
+    modality = "audio"
+    higher_is_better = True
+    value_range = (0.0, 1.0)
+    extra_directions = {"recall": True, "density": True, "coverage": True}
+    set_level = True
+
+    def __init__(self, embedding: str = "logmel", embedding_sha256: str | None = None, nearest_k: int = DEFAULT_K):
+        self._embedding = FAD(embedding, embedding_sha256)  # the same embedding, checked the same way
+        self.nearest_k = check_nearest_k(nearest_k)
+        self.cache = ArrayCache()
+        self.note: str | None = None
+
+    def _vectors(self, clips: Sequence[Any]) -> np.ndarray:
+        vectors = []
+        for clip, frames in zip(clips, self._embedding._clip_frames(clips)):
+            if len(frames) == 0:
+                raise InputError(f"audio {clip if isinstance(clip, (str, Path)) else '(array)'} gives no embedding frames")
+            vectors.append(np.asarray(frames, np.float64).mean(axis=0))
+        return np.stack(vectors) if vectors else np.zeros((0, 0))
+
+    def init(self) -> ClipVectorState:
+        return ClipVectorState()
+
+    def update(self, state: ClipVectorState, outputs: Sequence[Any], targets: Sequence[Any]) -> ClipVectorState:
+        check_lengths(outputs, targets)
+        new = ClipVectorState(outputs=[self._vectors(outputs)] if len(outputs) else [])
+        if all(isinstance(t, Path) for t in targets):
+            new.target_files = [(sha256_file(t), str(t)) for t in targets]
+        else:
+            new.targets = [self._vectors(targets)]
+        return self.merge(state, new)
+
+    def merge(self, a: ClipVectorState, b: ClipVectorState) -> ClipVectorState:
+        return ClipVectorState(a.outputs + b.outputs, a.targets + b.targets, a.target_files + b.target_files)
+
+    def _sides(self, state: ClipVectorState) -> tuple[np.ndarray, np.ndarray]:
+        parts = [t for t in state.targets if len(t)]
+        if state.target_files:
+            files = sorted(state.target_files)  # a set: order does not matter
+            key = cache_key(self._cache_fingerprint(), (sha for sha, _ in files))
+            parts.append(self.cache.get_or_compute(key, lambda: {"vectors": self._vectors([Path(p) for _, p in files])})["vectors"])
+        outputs = [o for o in state.outputs if len(o)]
+        empty = np.zeros((0, 1))
+        return (np.concatenate(outputs) if outputs else empty), (np.concatenate(parts) if parts else empty)
+
+    def compute(self, state: ClipVectorState) -> dict[str, float]:
+        outputs, targets = self._sides(state)
+        values, self.note = prdc_result(self.name, targets, outputs, self.nearest_k, "clips")
+        return values
+
+    def set_resampler(self, state: ClipVectorState) -> SetResampler | NotResampled:
+        """Output clips resampled, the reference fixed: precision only (`precision_resampler`)."""
+        outputs, targets = self._sides(state)
+        return precision_resampler(targets, outputs, self.nearest_k, "clips")
+
+    def _cache_fingerprint(self) -> str:
+        return fingerprint("audio-clip-mean", embedding=self._embedding._tag, rate=RATE)
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.name, embedding=self._embedding._tag, rate=RATE, pool="clip-mean",
+                           nearest_k=self.nearest_k, prdc="naver-0.2-conventions")

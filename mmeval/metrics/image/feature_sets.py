@@ -1,9 +1,13 @@
-"""FID, KID and Inception Score: set-level metrics on Inception features.
+"""FID, KID, Inception Score and generative precision/recall/density/coverage: set-level
+metrics on Inception features.
 
-Both sides arrive through `update(state, outputs, targets)`. Output features are computed
-as batches arrive. Targets that are files (a reference image set) are only hashed during
-the run; their features come from the content-addressed cache at `compute`, so a second
-run against the same reference set does no reference-side network work.
+Both sides arrive through `update(state, outputs, targets)`. Images go through the
+network in full chunks of `CHUNK` as batches arrive; the few left over wait in the state
+for the next batch (or `compute`), so the run's batch size never changes a feature and
+never adds padded passes. Targets that are files (a reference image set) are only hashed
+during the run; their features come from the content-addressed cache at `compute`, so a
+second run against the same reference set does no reference-side network work.
+`batch_size:` is still accepted (old suites pass it) and changes nothing.
 
 The state keeps every output feature row (8 kB per image), so `set_resampler` can offer
 a set-level bootstrap over the outputs with the reference features held fixed.
@@ -25,8 +29,9 @@ from ...cache import ArrayCache, cache_key
 from ...fsutil import sha256_file
 from ..base import check_lengths, fingerprint
 from ..frechet import GaussianTarget, ReweightedFrechet, features_distance
+from ..prdc import DEFAULT_K, check_nearest_k, precision_resampler, prdc_result
 from ..resampling import NotResampled, ResampledRows, SetResampler, memory_limit
-from .inception import PREPROCESS, RANDOM, image_features, resolve_weights, weights_tag
+from .inception import CHUNK, FORWARD, PREPROCESS, RANDOM, image_features, resolve_weights, weights_tag
 
 
 @dataclass
@@ -34,9 +39,9 @@ class FeatureState:
     outputs: list[np.ndarray] = field(default_factory=list)
     targets: list[np.ndarray] = field(default_factory=list)
     target_files: list[tuple[str, str]] = field(default_factory=list)  # (sha256, path), hashed only
-
-    def merged(self, other: "FeatureState") -> "FeatureState":
-        return FeatureState(self.outputs + other.outputs, self.targets + other.targets, self.target_files + other.target_files)
+    # Images that follow the feature rows above, not yet embedded (fewer than CHUNK a side).
+    pending_outputs: list[Any] = field(default_factory=list)
+    pending_targets: list[Any] = field(default_factory=list)
 
 
 class _InceptionSetMetric:
@@ -46,13 +51,13 @@ class _InceptionSetMetric:
     uses_targets = True
     logits = False
 
-    def __init__(self, weights: str | None = None, batch_size: int = 32):
+    def __init__(self, weights: str | None = None, batch_size: int = CHUNK):
         # The published weights unless `weights: random` is asked for by name; a missing
         # file fails here, when the suite loads, before any model runs.
         if weights != RANDOM:
             resolve_weights(weights)
         self.weights = weights
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # accepted for old suites; every pass has CHUNK images
         self.cache = ArrayCache()
 
     @property
@@ -61,29 +66,59 @@ class _InceptionSetMetric:
         return "random weights" if self.weights == RANDOM else None
 
     def _features(self, images: Sequence[Any]) -> np.ndarray:
-        return image_features(list(images), self.weights, self.batch_size, logits=self.logits)
+        return image_features(list(images), self.weights, logits=self.logits)
+
+    def _embedded(self, rows: list[np.ndarray], pending: list[Any], images: Sequence[Any]) -> tuple[list[np.ndarray], list[Any]]:
+        """Feature rows and pending images after `images` join the side's pending ones:
+        full chunks are embedded, the rest wait."""
+        items = pending + list(images)
+        full = len(items) - len(items) % CHUNK
+        return (rows + [self._features(items[:full])] if full else rows), items[full:]
+
+    def _joined(self, a: tuple[list, list], b: tuple[list, list]) -> tuple[list[np.ndarray], list[Any]]:
+        """One side of a merge, rows kept in sample order: a's pending images come before
+        b's rows, so they are embedded first unless b has only pending images too."""
+        (rows_a, pending_a), (rows_b, pending_b) = a, b
+        if not rows_b:
+            return self._embedded(rows_a, pending_a, pending_b)
+        return rows_a + ([self._features(pending_a)] if pending_a else []) + rows_b, pending_b
 
     def init(self) -> FeatureState:
         return FeatureState()
 
     def update(self, state: FeatureState, outputs: Sequence[Any], targets: Sequence[Any]) -> FeatureState:
         check_lengths(outputs, targets)
-        new = FeatureState(outputs=[self._features(outputs)])
+        new = FeatureState(target_files=list(state.target_files))
+        new.outputs, new.pending_outputs = self._embedded(state.outputs, state.pending_outputs, outputs)
+        new.targets, new.pending_targets = state.targets, state.pending_targets
         if self.uses_targets:
             if all(isinstance(t, Path) for t in targets):
-                new.target_files = [(sha256_file(t), str(t)) for t in targets]
+                new.target_files += [(sha256_file(t), str(t)) for t in targets]
             else:
-                new.targets = [self._features(targets)]
-        return state.merged(new)
+                new.targets, new.pending_targets = self._embedded(state.targets, state.pending_targets, targets)
+        return new
 
     def merge(self, a: FeatureState, b: FeatureState) -> FeatureState:
-        return a.merged(b)
+        merged = FeatureState(target_files=a.target_files + b.target_files)
+        merged.outputs, merged.pending_outputs = self._joined((a.outputs, a.pending_outputs), (b.outputs, b.pending_outputs))
+        merged.targets, merged.pending_targets = self._joined((a.targets, a.pending_targets), (b.targets, b.pending_targets))
+        return merged
+
+    def _settle(self, state: FeatureState) -> FeatureState:
+        """Embed the pending images (a last, padded pass), in place: every later compute
+        and resampler on this state sees the same rows."""
+        if state.pending_outputs:
+            state.outputs, state.pending_outputs = state.outputs + [self._features(state.pending_outputs)], []
+        if state.pending_targets:
+            state.targets, state.pending_targets = state.targets + [self._features(state.pending_targets)], []
+        return state
 
     def _output_features(self, state: FeatureState) -> np.ndarray:
+        self._settle(state)
         return np.concatenate(state.outputs) if state.outputs else np.zeros((0, 2048))
 
     def _target_features(self, state: FeatureState) -> np.ndarray:
-        parts = list(state.targets)
+        parts = list(self._settle(state).targets)
         if state.target_files:
             files = sorted(state.target_files)  # a set: order does not matter
             key = cache_key(self._cache_fingerprint(), (sha for sha, _ in files))
@@ -96,7 +131,11 @@ class _InceptionSetMetric:
         return self.fingerprint()
 
     def fingerprint(self) -> str:
-        return fingerprint(self.name, net="pytorch-fid-inception-v3", layer="logits" if self.logits else "pool3-2048", weights=weights_tag(self.weights), preprocess=PREPROCESS)
+        return self._features_fingerprint(self.name)
+
+    def _features_fingerprint(self, name: str) -> str:
+        return fingerprint(name, net="pytorch-fid-inception-v3", layer="logits" if self.logits else "pool3-2048",
+                           weights=weights_tag(self.weights), preprocess=PREPROCESS, forward=FORWARD)
 
 
 class FID(_InceptionSetMetric):
@@ -206,7 +245,7 @@ class KID(_InceptionSetMetric):
     name = "kid"
     higher_is_better = False
 
-    def __init__(self, weights: str | None = None, batch_size: int = 32, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
+    def __init__(self, weights: str | None = None, batch_size: int = CHUNK, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
         super().__init__(weights, batch_size)
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
         self.note: str | None = None  # set by compute when the subset size was changed
@@ -308,7 +347,7 @@ class InceptionScore(_InceptionSetMetric):
     uses_targets = False
     logits = True
 
-    def __init__(self, weights: str | None = None, batch_size: int = 32, splits: int = 10,
+    def __init__(self, weights: str | None = None, batch_size: int = CHUNK, splits: int = 10,
                  convention: ISConvention = "torch-fidelity"):
         super().__init__(weights, batch_size)
         if convention not in ("torch-fidelity", "torchmetrics"):
@@ -316,17 +355,17 @@ class InceptionScore(_InceptionSetMetric):
         self.splits, self.convention = splits, convention
 
     def compute(self, state: FeatureState) -> dict[str, float]:
-        if not state.outputs:
+        logits = self._output_features(state)
+        if not len(logits):
             return {self.name: float("nan"), "std": float("nan")}
-        logits = np.concatenate(state.outputs)
         mean, std = inception_score_from_logits(logits, min(self.splits, len(logits)), self.convention)
         return {self.name: mean, "std": std}
 
     def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
         """Class logits resampled, nothing fixed; each replicate is split as `convention` says."""
-        if not state.outputs:
+        logits = self._output_features(state)
+        if not len(logits):
             return NotResampled("no outputs")
-        logits = np.concatenate(state.outputs)
 
         def score(rows: np.ndarray) -> float:
             return inception_score_from_logits(rows, min(self.splits, len(rows)), self.convention)[0]
@@ -335,3 +374,42 @@ class InceptionScore(_InceptionSetMetric):
 
     def fingerprint(self) -> str:
         return super().fingerprint() + f"|splits:{self.splits}|convention:{self.convention}"
+
+
+class PRDC(_InceptionSetMetric):
+    """Generative precision (headline), recall, density and coverage of the output set
+    against the target (or `against:`) set, on FID's pool3 features: Kynkäänniemi et al.
+    2019 and Naeem et al. 2020 with the `prdc` package's conventions (`mmeval.metrics.prdc`),
+    k-nearest-neighbour balls with `nearest_k` (default 5) around the reference features.
+    Reported as `prdc` (precision) and `prdc_recall`, `prdc_density`, `prdc_coverage`;
+    density is unbounded above (1 when outputs sit in the reference as its own points do).
+    Reference features come from FID's cache entry. Needs more than `nearest_k` images a side.
+
+    Example: `- use: prdc` with `args: {weights: /models/pt_inception-2015-12-05-6726825d.pth, nearest_k: 5}`.
+    """
+
+    name = "prdc"
+    higher_is_better = True
+    value_range = (0.0, 1.0)
+    extra_directions = {"recall": True, "density": True, "coverage": True}
+
+    def __init__(self, weights: str | None = None, batch_size: int = CHUNK, nearest_k: int = DEFAULT_K):
+        super().__init__(weights, batch_size)
+        self.nearest_k = check_nearest_k(nearest_k)
+        self.note: str | None = None
+
+    def compute(self, state: FeatureState) -> dict[str, float]:
+        outputs, targets = self._output_features(state), self._target_features(state)
+        values, self.note = prdc_result(self.name, targets, outputs, self.nearest_k, "images")
+        return values
+
+    def set_resampler(self, state: FeatureState) -> SetResampler | NotResampled:
+        """Output images resampled, the reference fixed: precision only (`precision_resampler`)."""
+        outputs, targets = self._output_features(state), self._target_features(state)
+        return precision_resampler(targets, outputs, self.nearest_k, "images")
+
+    def _cache_fingerprint(self) -> str:
+        return self._features_fingerprint(FID.name)  # the same pool3 features as FID: one cache entry
+
+    def fingerprint(self) -> str:
+        return super().fingerprint() + f"|nearest_k:{self.nearest_k}|prdc:naver-0.2-conventions"

@@ -129,6 +129,7 @@ def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path
     monkeypatch.setattr(fs, "image_features", lambda images, *a, **k: calls.append(len(images)) or real(images, *a, **k))
     second = fs.FID(weights="random")
     state = second.update(second.init(), outputs, image_set)
+    second._settle(state)  # the 4 outputs after the last full chunk
     calls.clear()  # only the reference side is under test: the outputs were just embedded
     assert second.compute(state)["fid"] == expected
     assert second.cache.hits == 1 and calls == []  # no reference image went through the network
