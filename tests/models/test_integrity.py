@@ -63,3 +63,37 @@ def test_cli_exits_4_on_a_tampered_weights_file(repo, models_copy, tmp_path):
     assert result.stderr.startswith("error:") and "model.safetensors" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def _pipeline_folder(root):
+    (root / "unet").mkdir(parents=True)
+    (root / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"weights")
+    (root / "model_index.json").write_text("{}")
+    return root
+
+
+def test_checkpoint_digest_hashes_every_file_below_the_folder(tmp_path):
+    from mmeval.models.integrity import checkpoint_digest
+
+    folder = _pipeline_folder(tmp_path / "p")
+    before = checkpoint_digest(folder)
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"other")
+    assert checkpoint_digest(folder) != before
+
+
+def test_checkpoint_digest_verifies_a_manifest_and_refuses_unlisted_files(tmp_path):
+    import hashlib
+
+    from mmeval.models.integrity import checkpoint_digest
+
+    folder = _pipeline_folder(tmp_path / "p")
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    (folder / "SHA256SUMS").write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}\n" for p in files))
+    checkpoint_digest(folder)
+    (folder / "unet" / "extra.bin").write_bytes(b"x")
+    with pytest.raises(IntegrityError, match="extra.bin: not listed"):
+        checkpoint_digest(folder)
+    (folder / "unet" / "extra.bin").unlink()
+    (folder / "model_index.json").write_text('{"swapped": true}')
+    with pytest.raises(IntegrityError, match="model_index.json: sha256"):
+        checkpoint_digest(folder)
