@@ -123,7 +123,40 @@ class EfficiencyTracker:
                 if value is None:
                     entry["note"] = note
                 out.append(entry)
+            out += _request_results(model, adapter)
         return out
+
+
+def _request_results(model: str, adapter: Any) -> list[dict[str, Any]]:
+    """Extra figures of an adapter that makes requests to a server (`request_stats()`: the
+    latency of each answered request, `usage` output tokens, retries, wall time): request
+    latency percentiles, output tokens/s over the wall time of generation (requests run
+    concurrently, so not over the summed latencies) and the count of retried requests."""
+    stats_of = getattr(adapter, "request_stats", None)
+    if stats_of is None:
+        return []
+    stats = stats_of()
+    n = len(stats.latencies)
+    none = "not measured: no requests in this run (outputs reused)" if not n else ""
+    tokens: tuple[float | None, str] = (None, none or "not reported: the server sent no usage")
+    if stats.with_usage and stats.seconds > 0:
+        tokens = (stats.output_tokens / stats.seconds, "")
+    figures: dict[str, tuple[float | int | None, str]] = {
+        "request_latency_p50_s": (_percentile(stats.latencies, 0.5), "") if n else (None, none),
+        "request_latency_p95_s": (_percentile(stats.latencies, 0.95), "") if n else (None, none),
+        "output_tokens_per_s": tokens,
+        "request_retries": (stats.retries, ""),
+    }
+    fp = fingerprint("efficiency", latency="request-wall-time", tokens="usage.completion_tokens")
+    out = []
+    for key, (value, note) in figures.items():
+        entry = {"model": model, "metric": key, "key": key, "value": value,
+                 "n": stats.with_usage if key == "output_tokens_per_s" else n, "fingerprint": fp,
+                 "higher_is_better": key == "output_tokens_per_s", "kind": "efficiency"}
+        if value is None:
+            entry["note"] = note
+        out.append(entry)
+    return out
 
 
 def _figures(times: _ModelTimes, adapter: Any) -> dict[str, tuple[float | int | None, str]]:

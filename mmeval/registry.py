@@ -145,6 +145,7 @@ MODELS = Registry(
         # reference generators and hub-free adapters
         "reference": "mmeval.models.reference:ReferenceGenerator",
         "hf-causal-lm": "mmeval.models.hf:HFCausalLM",
+        "openai": "mmeval.models.openai_api:OpenAIAPI",
     },
 )
 

@@ -6,6 +6,7 @@ memory holds one batch of outputs plus each metric's state, whatever the dataset
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import time
@@ -271,6 +272,7 @@ def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: An
             with efficiency.measure(name, len(todo)):
                 outputs = list(adapter.generate([s.input for s in todo], seed=seed, ids=ids))
         except MmevalError as exc:  # same error, same traceback, now naming the model
+            _keep_partial(exc, ids, hashes, cache)
             exc.args = (f"model {name!r}: {exc}",)
             raise
         except Exception as exc:  # the adapter's own failure; --debug shows its traceback (chained)
@@ -283,6 +285,17 @@ def _generate(name: str, adapter: Any, batch: list[Sample], seed: int, cache: An
         efficiency.note_reused(name, len(reused))
     made = dict(zip(ids, outputs))
     return [made[s.id] if s.id in made else reused[s.id] for s in batch]
+
+
+def _keep_partial(exc: MmevalError, ids: list[str], hashes: dict[str, str], cache: Any) -> None:
+    """An adapter failing part-way through a batch (e.g. an HTTP adapter out of retries) may
+    attach what did finish as `exc.partial_outputs` ({position in the batch: output}); those
+    are stored, so the next run resumes past them instead of asking again."""
+    done = getattr(exc, "partial_outputs", None)
+    if cache is None or not isinstance(done, dict) or not done:
+        return
+    keep = sorted(i for i in done if isinstance(i, int) and 0 <= i < len(ids))
+    cache.put([ids[i] for i in keep], [hashes[ids[i]] for i in keep], [done[i] for i in keep])
 
 
 def _apply_gates(
@@ -454,9 +467,22 @@ def _status(blocked: bool, thresholds: list[dict[str, Any]]) -> str:
 
 
 def _models_section(suite: Suite, scoring: _Scoring) -> dict[str, Any]:
-    """Per model: its adapter, and how many outputs it produced in this run (`generated`;
-    for `replay`, read from its file) or took from the resume cache (`reused`)."""
-    return {name: {"use": spec.use, **scoring.efficiency.counts(name)} for name, spec in suite.spec.models.items()}
+    """Per model: its adapter, how many outputs it produced in this run (`generated`; for
+    `replay`, read from its file) or took from the resume cache (`reused`), and the sha256
+    of the adapter's fingerprint (weights, endpoint, settings) where it has one, so
+    `compare` can tell that a model ran differently. Hashed: a fingerprint may name
+    settings a report should not show."""
+    section = {}
+    for name, spec in suite.spec.models.items():
+        entry: dict[str, Any] = {"use": spec.use, **scoring.efficiency.counts(name)}
+        fingerprint = getattr(suite.models[name], "fingerprint", None)
+        try:  # an endpoint asked only now (no resume cache) may have gone away: no digest then
+            if fingerprint is not None:
+                entry["adapter_sha256"] = hashlib.sha256(fingerprint().encode()).hexdigest()
+        except MmevalError:
+            pass
+        section[name] = entry
+    return section
 
 
 def _metrics_section(suite: Suite) -> dict[str, Any]:

@@ -160,13 +160,29 @@ def compare_runs(
                 f"(baseline {b.get('fingerprint')!r}, candidate {r.get('fingerprint')!r})"
             )
         pairs.append((b, r))
+    changed = adapters_changed(base_run.report, cand_run.report)
     rows = []
     for b, r in pairs:
         row = _compare_entry(b, r, base_run, cand_run, resamples, seed)
+        if r["model"] in changed:
+            row["adapter_changed"] = True
         row["regression"] = _is_regression(row, min_effect)
         row["verdict"] = _verdict(row)
         rows.append(row)
     return rows
+
+
+def adapters_changed(baseline: dict[str, Any], candidate: dict[str, Any]) -> set[str]:
+    """Models whose adapter fingerprint (weights, endpoint, settings) differs between two
+    reports. Their rows are still compared (that is often the point: a new release), but
+    say so, so a changed endpoint is never mistaken for the same model."""
+    base, cand = baseline.get("models"), candidate.get("models")
+    if not isinstance(base, dict) or not isinstance(cand, dict):
+        return set()
+    return {name for name, entry in cand.items()
+            if isinstance(entry, dict) and isinstance(base.get(name), dict)
+            and entry.get("adapter_sha256") and base[name].get("adapter_sha256")
+            and entry["adapter_sha256"] != base[name]["adapter_sha256"]}
 
 
 def _compare_entry(b: dict[str, Any], r: dict[str, Any], base_run: Run, cand_run: Run, resamples: int, seed: int) -> dict[str, Any]:
@@ -375,6 +391,8 @@ def main(args: argparse.Namespace) -> int:
             metric = r["metric"] + (f" [{mark}]" if mark else "")
             out.append([r["model"], metric, fmt(r["baseline"]), fmt(r["candidate"]), fmt(r["delta"]), _interval_text(r), r["verdict"]])
         print(table(out) if rows else "no results in common")
+        for model in sorted({r["model"] for r in rows if r.get("adapter_changed")}):
+            print(f"note: {model} ran with a different adapter fingerprint in the two runs (weights, endpoint or settings)")
         for r in rows:
             if r["verdict"] in ("untested", NO_DIRECTION):
                 print(f"{r['verdict']}: {r['model']} {r['metric']}: {r['note']}")

@@ -111,3 +111,32 @@ def test_different_fingerprints_refuse(runs, tmp_path):
     (other / "report.json").write_text(json.dumps(report))
     proc = mmeval("compare", str(runs["base"]), str(other))
     assert proc.returncode == 2 and "fingerprints differ" in proc.stderr and "impl:other" in proc.stderr
+
+
+def test_a_changed_adapter_is_noted_not_hidden(runs, tmp_path):
+    report = json.loads((runs["base"] / "report.json").read_text())
+    for name, digest in (("base", "a" * 64), ("other", "b" * 64)):
+        folder = tmp_path / name
+        folder.mkdir()
+        report["models"]["candidate"]["adapter_sha256"] = digest
+        (folder / "report.json").write_text(json.dumps(report))
+    rows = compare_runs(tmp_path / "base", tmp_path / "other", resamples=200)
+    assert rows and all(r["adapter_changed"] for r in rows)
+    proc = mmeval("compare", str(tmp_path / "base"), str(tmp_path / "other"))
+    assert proc.returncode == 0 and "note: candidate ran with a different adapter fingerprint" in proc.stdout
+    assert not any(r.get("adapter_changed") for r in compare_runs(tmp_path / "base", tmp_path / "base", resamples=200))
+
+
+def test_reports_carry_the_digest_of_each_adapter_fingerprint(repo, tmp_path):
+    import hashlib
+
+    from mmeval.suite import load_suite
+
+    rows = [{"id": f"s{i}", "input": "Red wool hat | $12.00 | Description:", "target": "A red hat."} for i in range(2)]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = {"version": 1, "name": "fp", "dataset": {"path": "data.jsonl"}, "metrics": [{"use": "chrf"}],
+             "models": {"ref": {"use": "reference", "args": {"name": "text", "root": str(repo / "reference_models")}}}}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    report = run(tmp_path / "suite.yaml", tmp_path / "run", progress=False).report
+    expected = hashlib.sha256(load_suite(tmp_path / "suite.yaml").models["ref"].fingerprint().encode()).hexdigest()
+    assert report["models"]["ref"]["adapter_sha256"] == expected
