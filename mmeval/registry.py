@@ -145,6 +145,7 @@ MODELS = Registry(
         # reference generators and hub-free adapters
         "reference": "mmeval.models.reference:ReferenceGenerator",
         "hf-causal-lm": "mmeval.models.hf:HFCausalLM",
+        "diffusers": "mmeval.models.diffusers_pipeline:DiffusersPipeline",
         "openai": "mmeval.models.openai_api:OpenAIAPI",
     },
 )
