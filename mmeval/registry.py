@@ -146,6 +146,7 @@ MODELS = Registry(
         "reference": "mmeval.models.reference:ReferenceGenerator",
         "hf-causal-lm": "mmeval.models.hf:HFCausalLM",
         "diffusers": "mmeval.models.diffusers_pipeline:DiffusersPipeline",
+        "hf-pipeline": "mmeval.models.hf_pipeline:HFPipeline",
         "openai": "mmeval.models.openai_api:OpenAIAPI",
     },
 )

@@ -1,6 +1,9 @@
 """`hf-causal-lm`: a local transformers checkpoint directory, prompt -> text.
 
-Never touches the network (`local_files_only=True`). Batches are left-padded and
+Never touches the network (`local_files_only=True`). With `chat: true` each prompt is
+formatted by the tokenizer's chat template (an optional `system:` message first, then
+the prompt as the user turn, then the generation prompt), as instruct models need.
+Batches are left-padded and
 decoded by `textgen.decode`, which seeds every sample from (suite seed, sample id), so
 outputs do not depend on batch size. Runs on `cuda` with bf16 autocast when present.
 """
@@ -23,7 +26,8 @@ def best_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetensors", "*.bin", "*.model", "*.txt")) -> str:
+def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetensors", "*.bin", "*.model", "*.txt",
+                                                         "*.jinja")) -> str:
     """sha256 over the checkpoint's files (names and bytes), for fingerprints and cache keys."""
     h = hashlib.sha256()
     for path in sorted({p for pat in patterns for p in folder.glob(pat)}):
@@ -31,11 +35,26 @@ def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetenso
     return h.hexdigest()
 
 
+def has_chat_template(folder: Path) -> bool:
+    """Whether the checkpoint's tokenizer files carry a chat template (transformers 5 writes
+    `chat_template.jinja`; older versions a `chat_template` key in tokenizer_config.json)."""
+    import json
+
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(config.get("chat_template"))
+
+
 class HFCausalLM:
     """Generate text with a local causal LM checkpoint (config, weights, tokenizer).
 
     Example: `use: hf-causal-lm` with `args: {path: ../my-model, max_new_tokens: 64,
-    do_sample: true, temperature: 0.7, top_p: 0.9}`. `logits_processors` takes
+    do_sample: true, temperature: 0.7, top_p: 0.9}`; an instruct model adds `chat: true`
+    and optionally `system: "You write product copy."`. `logits_processors` takes
     `[{use: "pkg.mod:Factory", args: {...}}]`; each built object is called as
     `processor(input_ids, scores) -> scores` at every step (e.g. a text watermark).
     """
@@ -52,9 +71,16 @@ class HFCausalLM:
         batch_size: int = 16,
         device: str | None = None,
         logits_processors: list[dict[str, Any]] | None = None,
+        chat: bool = False,
+        system: str | None = None,
     ):
         if not (path / "config.json").is_file():
             raise InputError(f"{path}: not a transformers checkpoint directory (no config.json)")
+        if system is not None and not chat:
+            raise SpecError("system: is a chat message; set chat: true to use it")
+        if chat and not has_chat_template(path):
+            raise InputError(f"{path}: the tokenizer has no chat template (chat: true needs one)")
+        self.chat, self.system = chat, system
         if temperature <= 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
             raise SpecError("need temperature > 0, 0 < top_p <= 1, max_new_tokens >= 1, batch_size >= 1")
         self.path = path
@@ -85,7 +111,22 @@ class HFCausalLM:
         procs = ",".join(str(p.get("use")) + repr(sorted(p.get("args", {}).items())) for p in self.processor_specs)
         extra = ",".join(processor_fingerprint(p) for p in self.processors[len(self.processor_specs):])
         return (f"hf-causal-lm|files:{self._digest}|max_new_tokens:{s.max_new_tokens}|do_sample:{s.do_sample}"
-                f"|temperature:{s.temperature}|top_p:{s.top_p}|processors:{procs}{extra}")
+                f"|temperature:{s.temperature}|top_p:{s.top_p}|processors:{procs}{extra}{self._chat_fingerprint()}")
+
+    def _chat_fingerprint(self) -> str:
+        if not self.chat:
+            return ""  # unchanged for plain prompts, so existing resume caches stay valid
+        system = "none" if self.system is None else hashlib.sha256(self.system.encode()).hexdigest()[:16]
+        return f"|chat:true|system:{system}"
+
+    def format_prompt(self, prompt: str) -> str:
+        """The text the model sees for `prompt` (the chat template applied when `chat: true`)."""
+        if not self.chat:
+            return prompt
+        self._load()
+        messages = ([{"role": "system", "content": self.system}] if self.system is not None else [])
+        messages.append({"role": "user", "content": prompt})
+        return str(self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 
     def _load(self) -> None:
         if self._model is not None:
@@ -104,6 +145,8 @@ class HFCausalLM:
             model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise InputError(f"{self.path}: cannot load checkpoint ({str(exc).splitlines()[0]})") from None
+        if self.chat and not getattr(tok, "chat_template", None):
+            raise InputError(f"{self.path}: the tokenizer has no chat template (chat: true needs one)")
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
@@ -118,8 +161,9 @@ class HFCausalLM:
                 raise InputError(f"hf-causal-lm needs text prompts, got {type(value).__name__}")
         out: list[str] = []
         for start in range(0, len(inputs), self.batch_size):
-            prompts = list(inputs[start : start + self.batch_size])
-            enc = self._tokenizer(prompts, return_tensors="pt", padding=True)
+            prompts = [self.format_prompt(p) for p in inputs[start : start + self.batch_size]]
+            # A chat template writes its own special tokens (BOS...): do not add them twice.
+            enc = self._tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.chat)
             gens = row_generators(seed, ids[start : start + self.batch_size])
             autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda"))
             with autocast:

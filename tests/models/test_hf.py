@@ -84,3 +84,74 @@ def test_logits_processors_from_suite_args(checkpoint, rows, tmp_path):
         {"use": "tests.models.processors:BanTokens", "args": {"token_ids": banned}}]}, "suite: models.m", tmp_path)
     assert "BanTokens" in adapter.fingerprint()
     assert not any("$" in text for text in _run(adapter, rows[:4]))
+
+
+# Chat templates (`chat: true`), on a tiny GPT-2 whose tokenizer carries a template set in code.
+
+CHAT_PROMPTS = ["red cotton shirt", "blue wool cap for cold days", "black ceramic mug", "a soft red wool scarf"]
+
+
+@pytest.fixture(scope="module")
+def chat_lm(tmp_path_factory):
+    from tests.models.tiny_transformers import tiny_chat_lm
+
+    root = tmp_path_factory.mktemp("chat")
+    return tiny_chat_lm(root / "with"), tiny_chat_lm(root / "without", chat_template=None)
+
+
+def _greedy_by_hand(adapter, text, max_new_tokens):
+    """The checkpoint run by transformers' own generate on exactly `text`."""
+    tok, model = adapter._tokenizer, adapter._model
+    enc = tok(text, return_tensors="pt", add_special_tokens=False)
+    ref = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
+    return tok.decode(ref[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+
+
+def test_chat_template_formats_the_prompt_the_model_sees(chat_lm):
+    folder, _ = chat_lm
+    with_system = HFCausalLM(folder, chat=True, system="be brief", max_new_tokens=6, batch_size=4)
+    plain_chat = HFCausalLM(folder, chat=True, max_new_tokens=6, batch_size=4)
+    assert with_system.format_prompt("red cotton shirt") == "<|system|>be brief\n<|user|>red cotton shirt\n<|assistant|>"
+    assert plain_chat.format_prompt("red cotton shirt") == "<|user|>red cotton shirt\n<|assistant|>"
+    ids = [f"c{i}" for i in range(len(CHAT_PROMPTS))]
+    seen = []
+
+    def record_prompt(input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if not seen:  # the first step's history is the left-padded prompt batch
+            seen.extend(input_ids.tolist())
+        return scores
+
+    with_system.add_logits_processor(record_prompt)
+    out = with_system.generate(CHAT_PROMPTS, seed=0, ids=ids)
+    hand = [f"<|system|>be brief\n<|user|>{p}\n<|assistant|>" for p in CHAT_PROMPTS]
+    tok = with_system._tokenizer
+    pad = tok.pad_token_id
+    assert [[t for t in row if t != pad] for row in seen] == [tok(h, add_special_tokens=False)["input_ids"] for h in hand]
+    assert out == [_greedy_by_hand(with_system, h, 6) for h in hand]
+    raw = HFCausalLM(folder, max_new_tokens=6, batch_size=4)
+    assert raw.generate(CHAT_PROMPTS, seed=0, ids=ids) == [_greedy_by_hand(raw, p, 6) for p in CHAT_PROMPTS]
+
+
+def test_chat_sampling_is_seeded_per_sample(chat_lm):
+    folder, _ = chat_lm
+    args = dict(chat=True, system="be brief", max_new_tokens=8, do_sample=True, temperature=1.5)
+    ids = [f"c{i}" for i in range(len(CHAT_PROMPTS))]
+    one = HFCausalLM(folder, batch_size=1, **args).generate(CHAT_PROMPTS, seed=0, ids=ids)
+    assert one == HFCausalLM(folder, batch_size=3, **args).generate(CHAT_PROMPTS, seed=0, ids=ids)
+
+
+def test_chat_settings_are_in_the_fingerprint_and_checked(chat_lm, tmp_path):
+    from mmeval.errors import SpecError
+    from mmeval.plugins import build
+    from mmeval.registry import MODELS
+
+    folder, no_template = chat_lm
+    prints = {HFCausalLM(folder).fingerprint(), HFCausalLM(folder, chat=True).fingerprint(),
+              HFCausalLM(folder, chat=True, system="be brief").fingerprint(),
+              HFCausalLM(folder, chat=True, system="be long").fingerprint()}
+    assert len(prints) == 4
+    with pytest.raises(InputError, match=f"{no_template}: the tokenizer has no chat template") as missing:
+        build(MODELS, "hf-causal-lm", {"path": str(no_template), "chat": True}, "suite: models.m", tmp_path)
+    assert "\n" not in str(missing.value)
+    with pytest.raises(SpecError, match="set chat: true"):
+        HFCausalLM(folder, system="be brief")
