@@ -69,7 +69,7 @@ def test_without_a_key_ring_the_error_says_how_to_make_one(tmp_path, monkeypatch
     assert_one_line_error(mmeval("watermark", "detect", str(tmp_path / "a.png")), 2, "mmeval keys init")
 
 
-def test_audit_classifies_a_mixed_folder(marked, tmp_path):
+def test_audit_classifies_a_mixed_folder(marked, ring, tmp_path):
     src, out = marked
     folder = tmp_path / "content"
     folder.mkdir()
@@ -88,7 +88,12 @@ def test_audit_classifies_a_mixed_folder(marked, tmp_path):
     report = json.loads(proc.stdout)
     verdicts = {f["file"]: f["violations"] for f in report["files"]}
     assert verdicts["shoe.png"] == [] and verdicts["jingle.wav"] == []
-    assert verdicts["plain.png"] == ["unmarked"]
+    # An unmarked image is flagged unless the detector itself (p < 1e-3 under this run's
+    # random key) calls it marked: the audit must agree with the detector, not flake with it.
+    from mmeval.provenance.files import WatermarkKeys, detect_file
+
+    falsely_marked = any(d.detected for _, d in detect_file(folder / "plain.png", WatermarkKeys.from_ring(ring)))
+    assert verdicts["plain.png"] == ([] if falsely_marked else ["unmarked"])
     assert "invalid-manifest" in verdicts["forged.png"]
     assert "pii" in verdicts["reply.txt"] and "unmarked" in verdicts["reply.txt"]
     by_file = {f["file"]: f for f in report["files"]}
