@@ -35,6 +35,20 @@ def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetenso
     return h.hexdigest()
 
 
+def import_transformers() -> Any:
+    """transformers, imported next to the CPU torch wheel (it imports torchvision: DESIGN.md,
+    Environment), with its progress bars off (our own progress display covers loading)."""
+    from .._compat.torchvision import ensure_torchvision
+
+    ensure_torchvision()
+    try:
+        import transformers
+    except ImportError:
+        raise MissingExtra("transformers", "models") from None
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
 def has_chat_template(folder: Path) -> bool:
     """Whether the checkpoint's tokenizer files carry a chat template (transformers 5 writes
     `chat_template.jinja`; older versions a `chat_template` key in tokenizer_config.json)."""
@@ -131,18 +145,10 @@ class HFCausalLM:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from .._compat.torchvision import ensure_torchvision
-
-        ensure_torchvision()  # transformers imports torchvision (DESIGN.md, Environment)
+        transformers = import_transformers()
         try:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-            from transformers.utils import logging as hf_logging
-        except ImportError:
-            raise MissingExtra("transformers", "models") from None
-        hf_logging.disable_progress_bar()  # our own progress display covers loading
-        try:
-            tok = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
+            tok = transformers.AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            model = transformers.AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise InputError(f"{self.path}: cannot load checkpoint ({str(exc).splitlines()[0]})") from None
         if self.chat and not getattr(tok, "chat_template", None):

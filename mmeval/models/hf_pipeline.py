@@ -23,9 +23,9 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ..errors import InputError, MissingExtra, SpecError
+from ..errors import InputError, SpecError
 from ..media.blob import MediaBlob
-from .hf import best_device
+from .hf import best_device, import_transformers
 from .integrity import checkpoint_digest
 from .textgen import sample_seed
 
@@ -134,15 +134,7 @@ class HFPipeline:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from .._compat.torchvision import ensure_torchvision
-
-        ensure_torchvision()  # transformers imports torchvision (DESIGN.md, Environment)
-        try:
-            import transformers
-            from transformers.utils import logging as hf_logging
-        except ImportError:
-            raise MissingExtra("transformers", "models") from None
-        hf_logging.disable_progress_bar()
+        transformers = import_transformers()
         auto = (transformers.AutoModelForTextToWaveform if self.task == "text-to-audio"
                 else transformers.AutoModelForSeq2SeqLM)
         try:
