@@ -78,8 +78,40 @@ class Registry:
         self._loaded[name] = load_object(self._targets[name])
         return self._loaded[name]
 
+    def summary(self, name: str) -> str:
+        """The first line of a plugin's docstring, read from its source where it can be
+        (so `mmeval list` imports no torch), else from the imported plugin."""
+        target = self._targets.get(name) if name not in self._loaded else None
+        doc = _static_docstring(target) if target else None
+        if doc is None:
+            doc = getattr(self.get(name), "__doc__", None) or ""
+        doc = doc.strip()
+        return doc.splitlines()[0] if doc else ""
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _static_docstring(target: str) -> str | None:
+    """The docstring of a top-level class or function `"module:attr"`, parsed from the
+    module's source without running it; None when that is not possible."""
+    import ast
+    import importlib.util
+
+    from pathlib import Path
+
+    module_name, _, attr = target.partition(":")
+    try:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not (spec.origin or "").endswith(".py"):
+            return None
+        source = Path(spec.origin).read_text(encoding="utf-8")
+    except (ImportError, ValueError, OSError):
+        return None
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == attr:
+            return ast.get_docstring(node) or ""
+    return None  # defined some other way (an assignment, a re-export): import it
 
 
 # Built-in plugins. Adding one = one line here + its module + its test file.

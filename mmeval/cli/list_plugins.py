@@ -9,11 +9,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", nargs="?", choices=["metrics", "models", "gates"], help="only this kind")
 
 
-def _summary(obj: object) -> str:
-    doc = (getattr(obj, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
-
-
 def main(args: argparse.Namespace) -> int:
     from ..errors import MmevalError
     from ..registry import GATES, METRICS, MODELS
@@ -26,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
         width = max((len(n) for n in names), default=0)
         for name in names:
             try:
-                line = _summary(registry.get(name))
+                line = registry.summary(name)
             except MmevalError as exc:  # a plugin whose extra is missing still gets listed
                 line = f"(unavailable: {exc})"
             print(f"  {name.ljust(width)}  {line}")

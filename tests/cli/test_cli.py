@@ -54,6 +54,23 @@ def test_list_names_every_builtin():
         assert f"  {name}" in proc.stdout
 
 
+def test_list_reads_docstrings_without_importing_torch():
+    code = ("import sys; from mmeval.cli import main; main(['list']); "
+            "print('torch imported' if 'torch' in sys.modules else 'no torch')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().endswith("no torch"), proc.stdout[-300:] + proc.stderr
+
+
+def test_list_summaries_equal_the_imported_docstrings():
+    from mmeval.registry import GATES, METRICS, MODELS
+
+    for registry in (METRICS, MODELS, GATES):
+        for name in registry.names():
+            static = registry.summary(name)
+            doc = (registry.get(name).__doc__ or "").strip()
+            assert static == (doc.splitlines()[0] if doc else ""), name
+
+
 def test_smoke_suite_passes(tmp_path, repo):
     proc = mmeval("run", str(repo / "suites" / "smoke.yaml"), "--out", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
