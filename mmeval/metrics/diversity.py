@@ -26,6 +26,22 @@ def _texts(outputs: Sequence[Any]) -> list[str]:
     return list(outputs)
 
 
+# (runs of distinct n-grams, n-gram count, token count)
+DistinctState = tuple[tuple[frozenset, ...], int, int]
+
+
+def _compacted(runs: tuple[frozenset, ...]) -> tuple[frozenset, ...]:
+    """Runs of n-gram sets kept log-structured: the newest run is merged into the one
+    before it while it is at least half that size. A batch then costs its own size, not
+    a copy of every n-gram so far (which made distinct-n quadratic in the batches), and
+    there are O(log n) runs, so compute's union stays cheap."""
+    runs = list(runs)
+    while len(runs) >= 2 and 2 * len(runs[-1]) >= len(runs[-2]):
+        last = runs.pop()
+        runs[-1] = runs[-1] | last
+    return tuple(runs)
+
+
 class DistinctN:
     """Distinct n-grams over all outputs, divided as Li et al. (2016) define it: by the
     total number of generated tokens (`per: tokens`, the default), or by the number of
@@ -50,25 +66,27 @@ class DistinctN:
             raise ValueError("per must be 'tokens' (Li et al. 2016) or 'ngrams'")
         self.n, self.tokenize, self.per = n, tokenize, per
 
-    def init(self) -> tuple[frozenset, int, int]:
-        return (frozenset(), 0, 0)  # distinct n-grams, n-gram count, token count
+    def init(self) -> DistinctState:
+        return ((), 0, 0)  # n-gram runs (see _compacted), n-gram count, token count
 
-    def update(self, state: tuple[frozenset, int, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[frozenset, int, int]:
-        seen, grams_total, tokens_total = set(state[0]), state[1], state[2]
+    def update(self, state: DistinctState, outputs: Sequence[Any], targets: Sequence[Any]) -> DistinctState:
+        batch: set[tuple[str, ...]] = set()
+        grams_total, tokens_total = state[1], state[2]
         for text in _texts(outputs):
             words = tokens(text, self.tokenize)
             grams = [tuple(words[i : i + self.n]) for i in range(len(words) - self.n + 1)]
-            seen.update(grams)
+            batch.update(grams)
             grams_total += len(grams)
             tokens_total += len(words)
-        return (frozenset(seen), grams_total, tokens_total)
+        return (_compacted(state[0] + (frozenset(batch),)), grams_total, tokens_total)
 
-    def merge(self, a: tuple[frozenset, int, int], b: tuple[frozenset, int, int]) -> tuple[frozenset, int, int]:
-        return (a[0] | b[0], a[1] + b[1], a[2] + b[2])
+    def merge(self, a: DistinctState, b: DistinctState) -> DistinctState:
+        return (_compacted(a[0] + b[0]), a[1] + b[1], a[2] + b[2])
 
-    def compute(self, state: tuple[frozenset, int, int]) -> dict[str, float]:
+    def compute(self, state: DistinctState) -> dict[str, float]:
         total = state[2] if self.per == "tokens" else state[1]
-        return {self.name: len(state[0]) / total if total else float("nan")}
+        distinct = len(frozenset().union(*state[0]))
+        return {self.name: distinct / total if total else float("nan")}
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, n=self.n, tok=self.tokenize, per=self.per)

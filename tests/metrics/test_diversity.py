@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -167,3 +168,16 @@ def test_vendi_metric_on_text_equals_the_authors_package_on_its_embedding():
 
     outs = texts(3, 40)
     assert fold(Vendi(), outs, 7) == pytest.approx(vendi.score_X(text_embedding(outs)), rel=1e-9)
+
+
+def test_distinct_n_state_stays_log_structured_and_merges_exactly():
+    outs = texts(11, 3000)
+    metric = DistinctN(n=2)
+    state = metric.init()
+    for i in range(0, len(outs), 8):
+        state = metric.update(state, outs[i : i + 8], [None] * len(outs[i : i + 8]))
+    assert len(state[0]) <= 2 * math.log2(len(outs) / 8) + 2  # O(log n) runs, not one per batch
+    expected = li_distinct(outs, 2, str.split)
+    assert metric.compute(state)["distinct_n"] == pytest.approx(expected, abs=1e-12)
+    halves = [metric.update(metric.init(), part, [None] * len(part)) for part in (outs[:1234], outs[1234:])]
+    assert metric.compute(metric.merge(*halves))["distinct_n"] == pytest.approx(expected, abs=1e-12)
