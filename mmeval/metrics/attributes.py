@@ -17,7 +17,7 @@ from typing import Any
 from ..catalog.extract import extract
 from ..catalog.vocab import ATTRIBUTES
 from .base import check_lengths, fingerprint
-from .text import _text
+from .text import as_text
 
 
 class AttributeF1:
@@ -39,7 +39,7 @@ class AttributeF1:
         check_lengths(outputs, targets)
         tp, predicted, expected = state
         for output, target in zip(outputs, targets):
-            got, want = extract(_text(output, "output")), extract(_text(target, "target"))
+            got, want = extract(as_text(output, "output")), extract(as_text(target, "target"))
             for key in ATTRIBUTES:
                 predicted += got[key] is not None
                 expected += want[key] is not None
@@ -83,11 +83,11 @@ class PriceMAE:
         total, stated, priced = state
         errors = []
         for output, target in zip(outputs, targets):
-            want = extract(_text(target, "target"))["price"]
+            want = extract(as_text(target, "target"))["price"]
             if want is None:
                 continue
             priced += 1
-            got = extract(_text(output, "output"))["price"]
+            got = extract(as_text(output, "output"))["price"]
             if got is not None:
                 stated += 1
                 errors.append(abs(got - want))

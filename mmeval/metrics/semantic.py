@@ -11,15 +11,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..errors import InputError
 from .base import check_lengths, fingerprint, package_version
-
-
-def _references(target: Any) -> list[str]:
-    refs = target if isinstance(target, list) else [target]
-    if not refs or not all(isinstance(r, str) for r in refs):
-        raise InputError(f"target {target!r} is not text or a non-empty list of texts")
-    return refs
+from .text import as_text, references
 
 
 class SemanticSimilarity:
@@ -53,12 +46,10 @@ class SemanticSimilarity:
         from .minilm import minilm
 
         check_lengths(outputs, targets)
-        for o in outputs:
-            if not isinstance(o, str):
-                raise InputError(f"output {o!r} is not text")
-        refs = [_references(t) for t in targets]
+        texts = [as_text(o, "output") for o in outputs]
+        refs = [references(t) for t in targets]
         embedder = minilm()
-        out_vectors = embedder.embed(list(outputs))
+        out_vectors = embedder.embed(texts)
         ref_vectors = embedder.embed([r for group in refs for r in group])
         total, start = [], 0
         for row, group in zip(out_vectors, refs):

@@ -21,7 +21,7 @@ from .tokenize import TOKENIZERS, TokenizerObject
 SacreState = tuple[list[float], int, frozenset]
 
 
-def _text(value: Any, role: str) -> str:
+def as_text(value: Any, role: str) -> str:
     if not isinstance(value, str):
         raise InputError(f"{role} {value!r} is not text")
     return value
@@ -32,8 +32,8 @@ def references(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)) and value:
-        return [_text(ref, "reference") for ref in value]
-    raise InputError(f"target {value!r} is neither text nor a non-empty list of texts")
+        return [as_text(ref, "reference") for ref in value]
+    raise InputError(f"target {value!r} is not text or a non-empty list of texts")
 
 
 class _SacreMetric:
@@ -60,7 +60,7 @@ class _SacreMetric:
         check_lengths(outputs, targets)
         if not outputs:
             return state
-        hyps = [_text(o, "output") for o in outputs]
+        hyps = [as_text(o, "output") for o in outputs]
         refs = [references(t) for t in targets]
         # sacrebleu takes reference streams; a segment with fewer references is padded
         # with None, which sacrebleu drops, so each segment is scored against its own.
@@ -203,7 +203,7 @@ class RougeL:
         check_lengths(outputs, targets)
         total, n = state
         for output, target in zip(outputs, targets):
-            total += self._score(_text(output, "output"), references(target))
+            total += self._score(as_text(output, "output"), references(target))
         return (total, n + len(outputs))
 
     def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:

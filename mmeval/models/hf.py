@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InputError, MissingExtra, SpecError
 from ..registry import load_object
+from .integrity import checkpoint_digest
 from .textgen import Decoding, LogitsProcessor, decode, processor_fingerprint, row_generators
 
 
@@ -24,15 +25,6 @@ def best_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def files_digest(folder: Path, patterns: Sequence[str] = ("*.json", "*.safetensors", "*.bin", "*.model", "*.txt",
-                                                         "*.jinja")) -> str:
-    """sha256 over the checkpoint's files (names and bytes), for fingerprints and cache keys."""
-    h = hashlib.sha256()
-    for path in sorted({p for pat in patterns for p in folder.glob(pat)}):
-        h.update(path.name.encode() + b"\x00" + hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
 
 
 def import_transformers() -> Any:
@@ -105,7 +97,7 @@ class HFCausalLM:
         self.processors: list[LogitsProcessor] = [self._build_processor(s) for s in self.processor_specs]
         self._model: Any = None
         self._tokenizer: Any = None
-        self._digest = files_digest(path)
+        self._digest = checkpoint_digest(path)  # verifies a SHA256SUMS in the folder if there is one
         self.weights_sha256 = self._digest  # recorded in provenance manifests
         self.tokenizer_dir = path  # what a text watermark detector must tokenize with
 

@@ -54,6 +54,15 @@ def verify_folder(manifest: Path, folder: Path) -> str:
 MANIFEST = "SHA256SUMS"
 
 
+def write_sha256sums(folder: Path) -> Path:
+    """Write `folder/SHA256SUMS` over every file below `folder` (what `checkpoint_digest`
+    then verifies), in the `sha256sum` format."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = folder / MANIFEST
+    manifest.write_text("".join(f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}\n" for p in files))
+    return manifest
+
+
 def folder_digest(folder: Path) -> str:
     """sha256 over every file below `folder` (relative names and bytes), in name order."""
     combined = hashlib.sha256()

@@ -14,7 +14,8 @@ from PIL import Image
 from mmeval.errors import InputError, IntegrityError, MissingExtra, SpecError
 from mmeval.media.blob import MediaBlob
 from mmeval.models.diffusers_pipeline import DiffusersPipeline
-from tests.models.tiny_pipelines import build_tiny_sd, write_manifest
+from mmeval.models.integrity import write_sha256sums
+from tests.models.tiny_pipelines import build_tiny_sd
 
 PROMPTS = ["Red Wool Cap", "Blue Cotton Shirt", "Green Silk Scarf", "Black Leather Bag", "White Linen Dress"]
 IDS = ["sku-1", "sku-2", "sku-3", "sku-4", "sku-5"]
@@ -150,7 +151,7 @@ def _cli(repo, suite, out):
 
 
 def test_cli_exits_4_when_a_file_does_not_match_the_folders_sha256sums(repo, pipeline_copy, tmp_path):
-    write_manifest(pipeline_copy)
+    write_sha256sums(pipeline_copy)
     DiffusersPipeline(pipeline_copy, **FAST)  # verifies
     weights = pipeline_copy / "unet" / "diffusion_pytorch_model.safetensors"
     data = bytearray(weights.read_bytes())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 from mmeval.errors import InputError, SpecError
 from mmeval.media.audio import read_audio
 from mmeval.media.blob import MediaBlob
+from mmeval.models.integrity import write_sha256sums
 from mmeval.models.hf_pipeline import HFPipeline
 from tests.models.helpers import values
 from tests.models.tiny_transformers import SENTENCES, tiny_musicgen, tiny_t5, tiny_vits
@@ -183,8 +183,7 @@ def _cli(suite: Path, out: Path) -> subprocess.CompletedProcess:
 
 def test_cli_exit_codes_checksum_mismatch_and_bad_args(models, tmp_path):
     folder = shutil.copytree(models["t5"], tmp_path / "t5")
-    (folder / "SHA256SUMS").write_text("".join(
-        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir())))
+    write_sha256sums(folder)
     rows = [{"id": "a", "input": "red cotton shirt", "target": "red"}]
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")

@@ -82,13 +82,10 @@ def test_checkpoint_digest_hashes_every_file_below_the_folder(tmp_path):
 
 
 def test_checkpoint_digest_verifies_a_manifest_and_refuses_unlisted_files(tmp_path):
-    import hashlib
-
-    from mmeval.models.integrity import checkpoint_digest
+    from mmeval.models.integrity import checkpoint_digest, write_sha256sums
 
     folder = _pipeline_folder(tmp_path / "p")
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    (folder / "SHA256SUMS").write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}\n" for p in files))
+    write_sha256sums(folder)
     checkpoint_digest(folder)
     (folder / "unet" / "extra.bin").write_bytes(b"x")
     with pytest.raises(IntegrityError, match="extra.bin: not listed"):

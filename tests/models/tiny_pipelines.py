@@ -8,7 +8,6 @@ give the same files.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 
@@ -72,12 +71,3 @@ def build_tiny_sd(folder: Path, *, seed: int = 0, sample_size: int = 16) -> Path
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
-
-
-def write_manifest(folder: Path) -> Path:
-    """A `SHA256SUMS` over every file below `folder` (the `sha256sum` format)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "SHA256SUMS")
-    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(folder).as_posix()}\n" for p in files]
-    manifest = folder / "SHA256SUMS"
-    manifest.write_text("".join(lines))
-    return manifest
