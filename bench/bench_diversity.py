@@ -1,6 +1,9 @@
-"""distinct-n against a plain Python loop giving the same value, measured in one run.
+"""distinct-n and self-BLEU against plain loops giving the same values, measured in one run.
 
-    python bench/bench_diversity.py [--texts 10000 20000 40000] [--repeat 3]
+    python bench/bench_diversity.py [--texts 10000 20000 40000] [--self-bleu 2000] [--repeat 3]
+
+self-BLEU: mmeval's default (Texygen, capped at a seeded sample of 500 outputs) on
+`--self-bleu` outputs against nltk's `sentence_bleu` called directly on the same 500.
 
 Both sides count distinct bigrams of whitespace tokens over the same seeded texts; mmeval
 folds them in batches of 32 as a run does. Each size gets one warm-up, then `--repeat`
@@ -44,6 +47,27 @@ def loop_value(outs: list[str]) -> float:
     return len(seen) / tokens
 
 
+def self_bleu_value(outs: list[str]) -> float:
+    from mmeval.metrics.diversity import SelfBLEU
+
+    metric = SelfBLEU()
+    return metric.compute(metric.update(metric.init(), outs, [None] * len(outs)))["self_bleu"]
+
+
+def nltk_self_bleu(outs: list[str]) -> float:
+    """Texygen's loop on the same seeded sample of 500 that mmeval scores."""
+    import warnings
+
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    sample = [t.split() for t in random.Random(0).sample(sorted(outs), min(500, len(outs)))]
+    smooth = SmoothingFunction().method1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = [sentence_bleu(sample[:i] + sample[i + 1:], h, (1 / 3,) * 3, smoothing_function=smooth) for i, h in enumerate(sample)]
+    return 100 * sum(scores) / len(scores)
+
+
 def timed(fn, outs):
     start = time.perf_counter()
     value = fn(outs)
@@ -53,6 +77,7 @@ def timed(fn, outs):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, nargs="+", default=[10_000, 20_000, 40_000])
+    parser.add_argument("--self-bleu", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     for n in args.texts:
@@ -66,6 +91,16 @@ def main() -> None:
         print(f"distinct-2, {n} texts: mmeval min {min(ours):.3f}s median {statistics.median(ours):.3f}s, "
               f"loop min {min(peer):.3f}s median {statistics.median(peer):.3f}s, "
               f"ratio {statistics.median(ours) / statistics.median(peer):.2f}x; |difference| {abs(v_ours - v_peer):.1e}")
+    outs = [" ".join(t.split()[:12]) for t in texts(args.self_bleu)]
+    timed(self_bleu_value, outs[:50])  # warm-up (imports)
+    ours, peer = [], []
+    for _ in range(args.repeat):
+        (t, v_ours), (u, v_peer) = timed(self_bleu_value, outs), timed(nltk_self_bleu, outs)
+        ours.append(t)
+        peer.append(u)
+    print(f"self-BLEU, {len(outs)} outputs (500 sampled): mmeval min {min(ours):.2f}s median {statistics.median(ours):.2f}s, "
+          f"nltk loop min {min(peer):.2f}s median {statistics.median(peer):.2f}s, "
+          f"ratio {statistics.median(ours) / statistics.median(peer):.2f}x; |difference| {abs(v_ours - v_peer):.1e}")
 
 
 if __name__ == "__main__":
