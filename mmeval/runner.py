@@ -24,6 +24,7 @@ from .efficiency import EfficiencyTracker
 from .errors import InputError, IntegrityError, MmevalError
 from .fsutil import write_atomic, write_json
 from .gates.base import Decision, GateContext, GateItem
+from .metrics.base import has_sample_stats
 from .progress import Progress
 from .runinfo import environment, utc_now
 from .staging import staged_directory
@@ -332,15 +333,20 @@ def _score_batch(bm: BoundMetric, batch: list[Sample], outputs: dict[str, list[A
         if missing:
             raise InputError(f"metric {bm.label!r} needs targets, but sample {missing[0]!r} has none (or use 'against:')")
         targets = [s.target for s in batch]
+    metric, ids = bm.metric, [s.id for s in batch]
     for model in bm.models:
         key = (bm.label, model)
         try:
-            scoring.states[key] = bm.metric.update(scoring.states[key], outputs[model], targets)
+            if has_sample_stats(metric):  # one call gives the batch's state and every sample's value
+                rows = metric.sample_stats(outputs[model], targets)
+                scoring.states[key] = metric.merge(scoring.states[key], metric.stats_state(rows.sum(axis=0)))
+                scoring.recorder.score_rows(bm.label, metric, model, ids, rows)
+            else:
+                scoring.states[key] = metric.update(scoring.states[key], outputs[model], targets)
+                scoring.recorder.score(bm.label, metric, model, ids, outputs[model], targets)
         except MmevalError as exc:
             raise type(exc)(f"metric {bm.label!r} on model {model!r}: {exc}") from None
         scoring.counts[key] += len(batch)
-        if scoring.recorder is not None:
-            scoring.recorder.score(bm.label, bm.metric, model, [s.id for s in batch], outputs[model], targets)
 
 
 def _results(suite: Suite, scoring: _Scoring) -> list[dict[str, Any]]:

@@ -18,6 +18,14 @@ Optional class attributes the report uses (absent means the default):
                                         # the metric-name prefix); extras not listed have none
     not_comparable -> str | None        # e.g. "random weights": the number must not be
                                         # compared with published values
+
+Per-sample statistics (optional; accuracy/F1, MAE, BLEU/chrF have them). When a metric's
+state is a sum of per-sample statistic vectors, it can say so with three methods, and the
+run then scores each batch once, gets every sample's value and the bootstrap from arrays:
+
+    rows = m.sample_stats(outputs, targets)   # (n, k) float64: one row per sample, one call
+    m.stats_state(rows.sum(axis=0))           # the state of those samples
+    m.stats_values(totals)                    # (R, k) sums -> (R,) headline values, vectorised
 """
 
 from __future__ import annotations
@@ -74,3 +82,8 @@ def package_version(name: str) -> str:
 def check_lengths(outputs: Sequence[Any], targets: Sequence[Any]) -> None:
     if len(outputs) != len(targets):
         raise ValueError(f"{len(outputs)} outputs but {len(targets)} targets")
+
+
+def has_sample_stats(metric: Any) -> bool:
+    """Whether `metric` gives per-sample statistics (see the module docstring)."""
+    return all(callable(getattr(metric, m, None)) for m in ("sample_stats", "stats_state", "stats_values"))

@@ -138,6 +138,7 @@ class _ConfusionMetric:
         self.normalize = normalizers(normalize)
         # 1 and "1" are one label; pos_label is normalised as the labels are
         self.pos_label = None if pos_label is None else label(pos_label, self.normalize)
+        self._cells: dict[tuple[str, str], int] = {}  # (target, prediction) -> column of `sample_stats`
 
     def init(self) -> Counter:
         return Counter()
@@ -148,6 +149,38 @@ class _ConfusionMetric:
         norm = self.normalize
         state.update((label(t, norm), label(o, norm)) for o, t in zip(outputs, targets))
         return state
+
+    # Per-sample statistics (see metrics/base.py): a sample is a one-hot row over the
+    # confusion cells seen so far by this metric object, in order of first appearance.
+    def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        import numpy as np
+
+        check_lengths(outputs, targets)
+        cells, norm = self._cells, self.normalize
+        columns = [cells.setdefault((label(t, norm), label(o, norm)), len(cells)) for o, t in zip(outputs, targets)]
+        rows = np.zeros((len(columns), len(cells)))
+        rows[np.arange(len(columns)), columns] = 1.0
+        return rows
+
+    def stats_state(self, total: Any) -> Counter:
+        cells = list(self._cells)
+        return Counter({cell: int(k) for cell, k in zip(cells, total.tolist()) if k})
+
+    def stats_values(self, totals: Any) -> Any:
+        from .confusion_scores import Tables
+
+        cells = list(self._cells)
+        if self.average == "binary":
+            self._check_binary({x for cell in cells for x in cell})
+        return self._scores(Tables(cells, totals, self._table_order(cells)))
+
+    def _table_order(self, cells: list[tuple[str, str]]) -> list[str] | None:
+        return None
+
+    def _scores(self, tables: Any) -> Any:
+        from .confusion_scores import prf
+
+        return prf(tables, self.name, self.average, self.pos_label)
 
     def merge(self, a: Counter, b: Counter) -> Counter:
         return a + b
@@ -176,14 +209,17 @@ class _ConfusionMetric:
         from sklearn.metrics import precision_recall_fscore_support
 
         binary = {"pos_label": self.pos_label} if self.average == "binary" else {}
-        labels = set(y_true) | set(y_pred)
-        if binary and (len(labels) > 2 or (len(labels) == 2 and self.pos_label not in labels)):
-            raise InputError(f"{self.name}: average: binary needs at most two labels, one of them pos_label "
-                             f"{self.pos_label!r}; got {', '.join(sorted(labels))}")
+        if binary:
+            self._check_binary(set(y_true) | set(y_pred))
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, y_pred, average=self.average, sample_weight=weights, zero_division=0, **binary
         )
         return {"precision": precision, "recall": recall, "f1": f1}[self.name]
+
+    def _check_binary(self, labels: set[str]) -> None:
+        if len(labels) > 2 or (len(labels) == 2 and self.pos_label not in labels):
+            raise InputError(f"{self.name}: average: binary needs at most two labels, one of them pos_label "
+                             f"{self.pos_label!r}; got {', '.join(sorted(labels))}")
 
     def _fingerprint_parts(self) -> dict[str, Any]:
         return {"average": self.average, "pos_label": self.pos_label}
@@ -251,6 +287,11 @@ class Accuracy(_ConfusionMetric):
             y_true, y_pred, labels=classes, average=self.average, sample_weight=weights, zero_division=0
         )
 
+    def _scores(self, tables: Any) -> Any:
+        from .confusion_scores import accuracy
+
+        return accuracy(tables, self.average)
+
 
 class MCC(_ConfusionMetric):
     """Matthews correlation coefficient in [-1, 1], scikit-learn's `matthews_corrcoef`
@@ -269,6 +310,11 @@ class MCC(_ConfusionMetric):
         from sklearn.metrics import matthews_corrcoef
 
         return matthews_corrcoef(y_true, y_pred, sample_weight=weights)
+
+    def _scores(self, tables: Any) -> Any:
+        from .confusion_scores import mcc
+
+        return mcc(tables)
 
     def _fingerprint_parts(self) -> dict[str, Any]:
         return {}
@@ -332,6 +378,14 @@ class CohenKappa(_ConfusionMetric):
                 [index[x] for x in y_true], [index[x] for x in y_pred], labels=list(range(len(order))),
                 weights=None if self.weights == "none" else self.weights, sample_weight=weights,
             )
+
+    def _table_order(self, cells: list[tuple[str, str]]) -> list[str] | None:
+        return self._order({x for cell in cells for x in cell})
+
+    def _scores(self, tables: Any) -> Any:
+        from .confusion_scores import kappa
+
+        return kappa(tables, self.weights, fixed_order=self.labels is not None)
 
     def details(self, state: Counter) -> dict[str, Any] | None:
         if not state or self.labels is None:

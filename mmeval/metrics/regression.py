@@ -82,16 +82,31 @@ class _ErrorMetric:
     def merge(self, a: State, b: State) -> State:
         return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
 
+    # Per-sample statistics (see metrics/base.py): (sum |error|, sum error², value count).
+    def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> np.ndarray:
+        check_lengths(outputs, targets)
+        if not any(_is_image(o) or _is_image(t) for o, t in zip(outputs, targets)):
+            errors = np.array([as_number(o, "output") - as_number(t, "target") for o, t in zip(outputs, targets)], dtype=np.float64)
+            return np.stack([np.abs(errors), errors * errors, np.ones_like(errors)], axis=1).reshape(-1, 3)
+        return np.array([self.update(self.init(), [o], [t]) for o, t in zip(outputs, targets)], dtype=np.float64).reshape(-1, 3)
+
+    def stats_state(self, total: np.ndarray) -> State:
+        return (float(total[0]), float(total[1]), int(total[2]))
+
+    def stats_values(self, totals: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._values(totals[:, 0], totals[:, 1], totals[:, 2])
+
+    def _values(self, total_abs: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def fingerprint(self) -> str:
         return fingerprint(self.name, dtype="float64", images="source-range-per-value-v2", alpha=self.alpha)
 
     def compute(self, state: State) -> dict[str, float]:
         if state[2] == 0:
             return {self.name: float("nan")}
-        return {self.name: self._value(state)}
-
-    def _value(self, state: State) -> float:
-        raise NotImplementedError
+        return {self.name: float(self.stats_values(np.array([state], dtype=np.float64))[0])}
 
 
 class MAE(_ErrorMetric):
@@ -99,8 +114,8 @@ class MAE(_ErrorMetric):
 
     name = "mae"
 
-    def _value(self, state: State) -> float:
-        return state[0] / state[2]
+    def _values(self, total_abs: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+        return total_abs / count
 
 
 class MSE(_ErrorMetric):
@@ -108,8 +123,8 @@ class MSE(_ErrorMetric):
 
     name = "mse"
 
-    def _value(self, state: State) -> float:
-        return state[1] / state[2]
+    def _values(self, total_abs: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+        return total_sq / count
 
 
 class RMSE(_ErrorMetric):
@@ -117,8 +132,8 @@ class RMSE(_ErrorMetric):
 
     name = "rmse"
 
-    def _value(self, state: State) -> float:
-        return math.sqrt(state[1] / state[2])
+    def _values(self, total_abs: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+        return np.sqrt(total_sq / count)
 
 
 # --- price metrics: MAPE, sMAPE, R², median absolute error -------------------------------

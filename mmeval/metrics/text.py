@@ -71,6 +71,30 @@ class _SacreMetric:
             summed = [a + b for a, b in zip(summed, stats)] if summed else list(stats)
         return (summed, n + len(hyps), counts | {len(r) for r in refs})
 
+    # Per-sample statistics (see metrics/base.py): sacrebleu's segment statistics, then a
+    # column of ones (the segment count). The reference counts are kept on the metric.
+    def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        import numpy as np
+
+        check_lengths(outputs, targets)
+        hyps = [as_text(o, "output") for o in outputs]
+        refs = [references(t) for t in targets]
+        self._ref_counts = self._ref_counts | {len(r) for r in refs}
+        width = max((len(r) for r in refs), default=1)
+        streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
+        stats = self._metric._extract_corpus_statistics(hyps, streams) if hyps else []
+        return np.array([[*row, 1] for row in stats], dtype=np.float64).reshape(len(hyps), -1)
+
+    def stats_state(self, total: Any) -> SacreState:
+        *stats, n = (int(x) if float(x).is_integer() else float(x) for x in total.tolist())
+        return (stats, n, self._ref_counts)
+
+    def stats_values(self, totals: Any) -> Any:
+        import numpy as np
+
+        score = self._metric._compute_score_from_stats
+        return np.array([score(row[:-1].tolist()).score if row[-1] else np.nan for row in totals], dtype=np.float64)
+
     def merge(self, a: SacreState, b: SacreState) -> SacreState:
         if not a[0] or not b[0]:
             summed = a[0] or b[0]

@@ -9,6 +9,10 @@ with fewer replicates (`resamples_for`) because each one is a set-level computat
     states = [m.update(m.init(), [o], [t]) for o, t in zip(outputs, targets)]
     low, high = bootstrap_interval(m, states, resamples=1000, seed=0)
 
+Metrics with per-sample statistics (accuracy, F1, BLEU, chrF, MAE: `sample_stats` in
+metrics/base.py) skip the merging: `stats_interval` multiplies an (R, n) matrix of draw
+counts by the (n, k) statistics and scores the R rows at once, on the same draws.
+
 Every interval lies in the metric's declared `value_range` and contains the reported
 value (`fit_to_range`); its `note` says when a bound was clipped or extended.
 """
@@ -16,8 +20,9 @@ value (`fit_to_range`); its `note` says when a bound was clipped or extended.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 # Metrics whose compute is costly (a matrix square root, a kernel eigendecomposition).
@@ -102,26 +107,66 @@ def bootstrap_interval(
     """Percentile interval of the headline value over `resamples` replicates, fitted to the
     metric's `value_range` and made to contain the full-sample value (`fit_to_range`);
     None if undefined (fewer than 2 samples, too few finite replicates, a non-finite value)."""
-    import numpy as np
-
-    from ..metrics.base import value_range as declared_range
-
     n = len(states)
     if n < 2 or resamples < 10:
         return None
     point = headline(metric, _merge_all(metric, states))
     if not math.isfinite(point):  # e.g. PSNR +inf: no finite interval contains it
         return None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(resamples):
-        picks = rng.integers(0, n, size=n)
-        value = headline(metric, _merge_all(metric, [states[i] for i in picks]))
-        if math.isfinite(value):
-            values.append(value)
-    if len(values) < max(10, resamples // 2):
+    values = [headline(metric, _merge_all(metric, [states[i] for i in picks])) for picks in _draws(n, resamples, seed)]
+    return _fitted(metric, values, point, resamples, level, value_range)
+
+
+def stats_interval(
+    metric: Any, rows: Any, *, resamples: int, seed: int, level: float = 0.95, value_range: tuple[float, float] | None = None,
+) -> Interval | None:
+    """`bootstrap_interval` for a metric with per-sample statistics (metrics/base.py), the
+    sacrebleu way: the resampled rows' sums are `counts @ rows` for an (R, n) matrix of
+    draw counts, and `stats_values` scores all R sums at once. The draws are the same as
+    `bootstrap_interval`'s for the same seed, so the intervals are the same."""
+    import numpy as np
+
+    n = len(rows)
+    if n < 2 or resamples < 10:
         return None
-    low, high = percentile_interval(values, level)
+    point = float(metric.stats_values(rows.sum(axis=0, keepdims=True))[0])
+    if not math.isfinite(point):
+        return None
+    values = metric.stats_values(resample_counts(n, resamples, seed) @ rows)
+    return _fitted(metric, np.asarray(values).tolist(), point, resamples, level, value_range)
+
+
+@functools.lru_cache(maxsize=4)
+def resample_counts(n: int, resamples: int, seed: int) -> Any:
+    """(resamples, n) float64, read-only: how often each of n units is drawn in each
+    replicate. Cached: every metric and model scored on the same samples shares them."""
+    import numpy as np
+
+    counts = np.empty((resamples, n))
+    for r, picks in enumerate(_draws(n, resamples, seed)):
+        counts[r] = np.bincount(picks, minlength=n)
+    counts.flags.writeable = False
+    return counts
+
+
+def _draws(n: int, resamples: int, seed: int) -> Iterator[Any]:
+    """Each replicate's n unit indices drawn with replacement, seeded: the one resampler
+    of every per-sample interval."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        yield rng.integers(0, n, size=n)
+
+
+def _fitted(metric: Any, values: Sequence[float], point: float, resamples: int, level: float,
+            value_range: tuple[float, float] | None) -> Interval | None:
+    from ..metrics.base import value_range as declared_range
+
+    finite = [v for v in values if math.isfinite(v)]
+    if len(finite) < max(10, resamples // 2):
+        return None
+    low, high = percentile_interval(finite, level)
     return fit_to_range(low, high, point, value_range or declared_range(metric))
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..media.blob import MediaBlob, output_file
-from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_for, state_bytes
+from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_for, state_bytes, stats_interval
 
 RECORDS = "records.jsonl"
 PREVIEW_CHARS = 80
@@ -175,6 +175,23 @@ class SampleRecorder:
                 else:
                     units.add(state)
 
+    def score_rows(self, label: str, metric: Any, model: str, ids: Sequence[str], rows: Any) -> None:
+        """Per-sample values and states of one batch from its statistic rows (`sample_stats`,
+        metrics/base.py): one vectorised `stats_values` call, no metric call per sample."""
+        key = (label, model)
+        if key not in self.units:
+            self.units[key] = _RowBlocks(self.MAX_UNITS) if self.keep_states else None
+        values = metric.stats_values(rows).tolist()
+        for sample_id, row, value in zip(ids, rows, values):
+            record = self.rows.setdefault((model, sample_id), {"id": sample_id, "model": model, "metrics": {}})
+            record["metrics"][label] = value if math.isfinite(value) else None
+            encoded = record_state(metric.stats_state(row))
+            if encoded is not None:
+                record.setdefault("states", {})[label] = encoded
+        units = self.units[key]
+        if units is not None:
+            units.add(rows)
+
     def flush(self) -> None:
         """Write (or seal) the current batch's records; called by the runner after each batch."""
         text = "".join(json.dumps(row, sort_keys=True, default=str) + "\n" for row in self.rows.values())
@@ -189,6 +206,8 @@ class SampleRecorder:
         units = self.units.get((label, model))
         if units is None or units.count < 2:
             return None
+        if isinstance(units, _RowBlocks):
+            return stats_interval(metric, units.rows(), resamples=resamples_for(metric, self.resamples), seed=self.seed)
         return bootstrap_interval(metric, units.states(), resamples=resamples_for(metric, self.resamples), seed=self.seed)
 
     def interval_fields(self, label: str, metric: Any, model: str, state: Any) -> dict[str, Any]:
@@ -237,6 +256,60 @@ class _Units:
 
     def states(self) -> list[Any]:
         return self.blocks + ([self.pending] if self.pending is not None else [])
+
+
+class _RowBlocks:
+    """Per-sample statistic rows summed into blocks of adjacent samples, as `_Units` merges
+    states: the same blocks, so the same block bootstrap, held as one array."""
+
+    def __init__(self, limit: int):
+        import numpy as np
+
+        self.limit, self.block_size, self.count = limit, 1, 0
+        self.blocks = np.zeros((0, 0))
+        self.pending, self.pending_n = np.zeros(0), 0
+
+    def add(self, rows: Any) -> None:
+        rows = self._widen(rows)
+        self.count += len(rows)
+        while len(rows):
+            size = self.block_size
+            if self.pending_n:  # complete the open block first
+                take = min(size - self.pending_n, len(rows))
+                self.pending, self.pending_n, rows = self.pending + rows[:take].sum(axis=0), self.pending_n + take, rows[take:]
+                if self.pending_n == size:
+                    self._append(self.pending[None])
+                    self.pending_n = 0
+                continue
+            full = min(len(rows) // size, self.limit - len(self.blocks))
+            if full:
+                self._append(rows[: full * size].reshape(full, size, -1).sum(axis=1))
+                rows = rows[full * size:]
+            else:
+                self.pending, self.pending_n, rows = rows.sum(axis=0), len(rows), rows[:0]
+
+    def _append(self, blocks: Any) -> None:
+        import numpy as np
+
+        self.blocks = np.concatenate([self.blocks, blocks]) if len(self.blocks) else blocks
+        if len(self.blocks) >= self.limit:
+            self.blocks = self.blocks[0::2] + self.blocks[1::2]
+            self.block_size *= 2
+
+    def _widen(self, rows: Any) -> Any:
+        """Rows, blocks and the open block padded to one width (a confusion table gains
+        a column for each new cell)."""
+        import numpy as np
+
+        width = max(rows.shape[1], self.blocks.shape[1], len(self.pending))
+        pad = lambda a, axis: a if a.shape[axis] == width else np.pad(a, [(0, 0)] * axis + [(0, width - a.shape[axis])])
+        self.blocks, self.pending = pad(self.blocks, 1) if len(self.blocks) else self.blocks, pad(self.pending, 0)
+        return pad(rows, 1)
+
+    def rows(self) -> Any:
+        import numpy as np
+
+        return np.concatenate([self.blocks, self.pending[None]]) if self.pending_n else self.blocks
 
 
 def set_level(metric: Any) -> bool:

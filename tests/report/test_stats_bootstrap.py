@@ -1,0 +1,85 @@
+"""The bootstrap on per-sample statistics gives today's intervals: the same draws, the same
+blocks, the same replicate values as merging per-sample states."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from mmeval.metrics.classification import F1, CohenKappa
+from mmeval.metrics.regression import RMSE
+from mmeval.metrics.text import BLEU, CHRF
+from mmeval.report.bootstrap import bootstrap_interval, resample_counts, stats_interval
+from mmeval.report.records import SampleRecorder, _RowBlocks, _Units
+
+
+def data(metric, n: int, seed: int = 0) -> tuple[list, list]:
+    rng = random.Random(seed)
+    if metric.modality == "label":
+        labels = ["1", "2", "3"]
+        targets = [rng.choice(labels) for _ in range(n)]
+        return [t if rng.random() < 0.7 else rng.choice(labels) for t in targets], targets
+    if metric.modality == "number":
+        targets = [rng.uniform(0, 100) for _ in range(n)]
+        return [t + rng.gauss(0, 5) for t in targets], targets
+    words = "red shoe soft bag cotton the a".split()
+    targets = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(n)]
+    return [" ".join(w if rng.random() < 0.7 else rng.choice(words) for w in t.split()) for t in targets], targets
+
+
+METRICS = [F1, lambda: F1(average="micro"), lambda: CohenKappa(weights="quadratic"), RMSE, BLEU, CHRF]
+
+
+@pytest.mark.parametrize("make", METRICS, ids=["f1", "f1-micro", "kappa", "rmse", "bleu", "chrf"])
+def test_stats_interval_equals_the_state_bootstrap(make) -> None:
+    metric = make()
+    outputs, targets = data(metric, 120)
+    states = [metric.update(metric.init(), [o], [t]) for o, t in zip(outputs, targets)]
+    rows = metric.sample_stats(outputs, targets)
+    old = bootstrap_interval(metric, states, resamples=200, seed=7)
+    new = stats_interval(metric, rows, resamples=200, seed=7)
+    assert old is not None and new is not None
+    assert new == pytest.approx(old, rel=1e-12, abs=1e-12)
+    assert new.note == old.note
+
+
+def test_resample_counts_are_the_draws_of_bootstrap_interval() -> None:
+    counts = resample_counts(5, 3, seed=1)
+    rng = np.random.default_rng(1)
+    expected = [np.bincount(rng.integers(0, 5, size=5), minlength=5) for _ in range(3)]
+    assert counts.tolist() == np.array(expected, dtype=float).tolist()
+    assert (counts.sum(axis=1) == 5).all()
+
+
+@pytest.mark.parametrize("batches", [[1] * 21, [7, 3, 11], [21], [2, 19]])
+def test_row_blocks_hold_the_blocks_of_units(batches) -> None:
+    metric = RMSE()
+    outputs, targets = data(metric, sum(batches))
+    rows = metric.sample_stats(outputs, targets)
+    units, blocks, at = _Units(metric, limit=4), _RowBlocks(limit=4), 0
+    for size in batches:
+        for row in rows[at : at + size]:
+            units.add(metric.stats_state(row))
+        blocks.add(rows[at : at + size])
+        at += size
+    assert blocks.count == units.count == 21
+    assert blocks.rows() == pytest.approx(np.array(units.states(), dtype=float), rel=1e-12)
+
+
+def test_recorder_interval_over_many_batches_equals_the_state_path(tmp_path) -> None:
+    """A run's recorder (block bootstrap past MAX_UNITS) gives the old path's interval."""
+    metric = BLEU()
+    outputs, targets = data(metric, 300)
+    old, new = SampleRecorder(tmp_path / "old.jsonl", 100), SampleRecorder(tmp_path / "new.jsonl", 100)
+    old.MAX_UNITS = new.MAX_UNITS = 16
+    ids = [f"s{i}" for i in range(300)]
+    for at in range(0, 300, 32):
+        part = slice(at, at + 32)
+        old.score("bleu", metric, "m", ids[part], outputs[part], targets[part])
+        new.score_rows("bleu", metric, "m", ids[part], metric.sample_stats(outputs[part], targets[part]))
+        assert new.rows == old.rows  # the same per-sample values and encoded states
+        old.flush(), new.flush()
+    assert new.intervals("bleu", metric, "m") == pytest.approx(old.intervals("bleu", metric, "m"), rel=1e-12)
+    old.close(), new.close()
