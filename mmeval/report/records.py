@@ -6,11 +6,14 @@ kinds]}` when a gate found something in it. `states` (see `state_codec.py`, at m
 4 KB each) let `mmeval compare` recompute each run's corpus-level value on paired
 resamples of sample ids.
 Previews are short and redacted (e-mail addresses, phone and card numbers become
-`<PII>`); raw outputs never enter the run directory.
+`<PII>`, see `previews.py`); raw outputs never enter the run directory.
 
 The recorder also keeps each sample's metric state (when small) so the runner can
 bootstrap confidence intervals by merging resampled states (see `bootstrap.py`);
 set-level metrics get theirs from their final state instead (`set_bootstrap.py`).
+Metrics with per-sample statistics (metrics/base.py) hand over a batch's rows instead
+(`score_rows`): values, states and the bootstrap then come from arrays, with no
+metric call per sample.
 
 Sealed runs: with an encrypted store (`SampleRecorder(..., store=...)`, any object with
 `put(id, value)`), records never touch the disk in plaintext. Each batch's lines are
@@ -21,84 +24,20 @@ so never an output record's `model/sample` id), and
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
 import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..media.blob import MediaBlob, output_file
 from .bootstrap import MAX_STATE_BYTES, bootstrap_interval, headline, resamples_for, state_bytes, stats_interval
+from .previews import output_digests
 
 RECORDS = "records.jsonl"
-PREVIEW_CHARS = 80
 # A sample's state is kept in its record (for `mmeval compare`) up to this JSON size:
 # confusion cells, BLEU n-gram sums and error sums are far below it; feature rows are not.
 MAX_RECORD_STATE_BYTES = 4096
-_PII = re.compile(
-    r"[\w.+-]+@[\w-]+\.[\w.-]+"  # e-mail
-    r"|\+?\d[\d\s().-]{7,}\d"  # phone / card-like digit runs
-)
-
-
-@lru_cache(maxsize=1)
-def _pii_tools() -> Any:
-    """The privacy extra's detector and `<ENTITY>` replacer, or None if not installed."""
-    from ..errors import MissingExtra
-
-    try:
-        from ..privacy import Anonymizer, PiiDetector
-
-        return PiiDetector(), Anonymizer("replace")
-    except (ImportError, MissingExtra):  # a base install: previews fall back to the regex below
-        return None
-
-
-def redact_preview(text: str, limit: int = PREVIEW_CHARS) -> str:
-    """A short preview with PII replaced: by the presidio-based detector when the privacy
-    extra is installed (names, addresses, ...), always also by a regex for e-mails and
-    long digit runs."""
-    text = " ".join(text.split())
-    tools = _pii_tools()
-    if tools is not None:
-        detector, anonymizer = tools
-        text = anonymizer.anonymize(text, detector.analyze(text))
-    text = _PII.sub("<PII>", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def output_digest(output: Any) -> tuple[str, str]:
-    """(sha256, preview) of one output: text, number, media path or blob, or array."""
-    if isinstance(output, MediaBlob):
-        return output.sha256, f"[{output.suffix.lstrip('.') or 'file'}] {output.name}"
-    if isinstance(output, Path):
-        data = output.read_bytes() if output.is_file() else str(output).encode()
-        return hashlib.sha256(data).hexdigest(), f"[{output.suffix.lstrip('.') or 'file'}] {output.name}"
-    tobytes = getattr(output, "tobytes", None)
-    if tobytes is not None:
-        return hashlib.sha256(tobytes()).hexdigest(), f"[array {getattr(output, 'shape', '')}]"
-    if isinstance(output, str):
-        return hashlib.sha256(output.encode()).hexdigest(), redact_preview(output)
-    # Structured outputs ({label: probability}): one digest whatever the key order, and a
-    # preview whose long floats are not mistaken for phone numbers by the PII regex.
-    text = json.dumps(output, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest(), redact_preview(json.dumps(_rounded(output), default=str))
-
-
-def _rounded(value: Any, _depth: int = 0) -> Any:
-    """`value` with every float rounded to 4 significant digits, for previews only."""
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if _depth > 16:
-        return value
-    if isinstance(value, dict):
-        return {k: _rounded(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v, _depth + 1) for v in value]
-    return value
 
 
 def media_path(path: Path, run_dir: Path) -> str:
@@ -130,8 +69,7 @@ class SampleRecorder:
         self._handle = None if store is not None else path.open("w", encoding="utf-8")
 
     def on_outputs(self, model: str, batch: Sequence[Any], outputs: Sequence[Any], seconds: float = 0.0) -> None:
-        for sample, output in zip(batch, outputs):
-            digest, preview = output_digest(output)
+        for sample, output, (digest, preview) in zip(batch, outputs, output_digests(outputs)):
             row = self.rows.setdefault((model, sample.id), {"id": sample.id, "model": model, "metrics": {}})
             row.update(output_sha256=digest, preview=preview)
             if isinstance(output, MediaBlob):  # where the report's gallery finds the media file
