@@ -5,17 +5,17 @@ The state is (sum of cosines, count), so batches and shards merge by addition.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from .base import check_lengths, fingerprint, package_version
+from .mean import MeanOfScores
 from .text import as_text, references
 
 
-class SemanticSimilarity:
+class SemanticSimilarity(MeanOfScores):
     """Mean cosine similarity, in [-1, 1], between each output's all-MiniLM-L6-v2 embedding
     and its target's (or, with `against:`, the other model's output): equal to
     sentence-transformers' `encode` then `util.cos_sim` (mean pooling, L2 norm, 256
@@ -39,10 +39,7 @@ class SemanticSimilarity:
         require_extra()  # a missing extra fails when the suite loads, not at the first batch
         self.embedding = embedding
 
-    def init(self) -> tuple[float, int]:
-        return (0.0, 0)
-
-    def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
+    def sample_scores(self, outputs: Sequence[Any], targets: Sequence[Any]) -> list[float]:
         from .minilm import minilm
 
         check_lengths(outputs, targets)
@@ -56,13 +53,7 @@ class SemanticSimilarity:
             cosines = ref_vectors[start : start + len(group)] @ row
             start += len(group)
             total.append(float(np.clip(cosines.max(), -1.0, 1.0)))
-        return (state[0] + math.fsum(total), state[1] + len(total))
-
-    def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
-        return (a[0] + b[0], a[1] + b[1])
-
-    def compute(self, state: tuple[float, int]) -> dict[str, float]:
-        return {self.name: state[0] / state[1] if state[1] else float("nan")}
+        return total
 
     def fingerprint(self) -> str:
         from .minilm import MAX_TOKENS, NAME, WEIGHTS_SHA256

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..errors import InputError
 from .base import check_lengths, fingerprint, package_version
+from .mean import MeanOfScores
 from .tokenize import TOKENIZERS, TokenizerObject
 
 # (summed segment statistics, segment count, the reference counts seen)
@@ -179,7 +180,7 @@ class TER(_SacreMetric):
         return SacreTER(normalized=self.normalized, no_punct=self.no_punct, asian_support=self.asian_support, case_sensitive=self.case_sensitive)
 
 
-class RougeL:
+class RougeL(MeanOfScores):
     """Mean sentence ROUGE-L (longest common subsequence) F-measure, equal to the mean of
     rouge-score's `RougeScorer(['rougeL']).score` over samples (its corpus convention, as
     in its `scoring.BootstrapAggregator` mid value), on the 0-1 scale; `measure:` picks
@@ -220,21 +221,9 @@ class RougeL:
         scores = self._scorer.score(refs[0], hyp) if len(refs) == 1 else self._scorer.score_multi(refs, hyp)
         return float(getattr(scores["rougeL"], self.measure))
 
-    def init(self) -> tuple[float, int]:
-        return (0.0, 0)
-
-    def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
+    def sample_scores(self, outputs: Sequence[Any], targets: Sequence[Any]) -> list[float]:
         check_lengths(outputs, targets)
-        total, n = state
-        for output, target in zip(outputs, targets):
-            total += self._score(as_text(output, "output"), references(target))
-        return (total, n + len(outputs))
-
-    def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
-        return (a[0] + b[0], a[1] + b[1])
-
-    def compute(self, state: tuple[float, int]) -> dict[str, float]:
-        return {self.name: state[0] / state[1] if state[1] else float("nan")}
+        return [self._score(as_text(output, "output"), references(target)) for output, target in zip(outputs, targets)]
 
     def fingerprint(self) -> str:
         return fingerprint(self.name, measure=self.measure, tok=self.tokenize, stem=self.use_stemmer, agg="mean",

@@ -133,3 +133,51 @@ def test_which_metrics_have_sample_stats() -> None:
 
     assert not has_sample_stats(MAPE())  # exact partial sums: its own state
     assert math.isnan(MAE().stats_values(np.zeros((1, 3)))[0])
+
+
+def test_a_run_scores_each_sample_once_and_records_the_same_values(tmp_path, repo, monkeypatch) -> None:
+    """Paired image and audio metrics run their library once per sample and model: the
+    records take the per-sample values from the batch, never scoring a sample again."""
+    import json
+
+    from mmeval.metrics.audio.paired import PairedAudio
+    from mmeval.metrics.image.paired import PSNR, SSIM
+    from mmeval.runner import run
+
+    calls: dict[str, int] = {}
+
+    def counted(cls, name):
+        real = getattr(cls, name)
+
+        def spy(self, *args, **kwargs):
+            calls[self.name] = calls.get(self.name, 0) + 1
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, spy)
+
+    counted(SSIM, "_score"), counted(PSNR, "_score"), counted(PairedAudio, "score_pair")
+    data = repo / "suites" / "data" / "media-smoke"
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"""version: 1
+name: once
+seed: 0
+batch_size: 8
+dataset: {{path: {data}/image.jsonl}}
+models:
+  candidate: {{use: replay, args: {{path: {data}/image/candidate.jsonl}}}}
+  degraded: {{use: replay, args: {{path: {data}/image/degraded.jsonl}}}}
+metrics: [{{use: ssim}}, {{use: psnr}}]
+thresholds: [{{model: candidate, metric: ssim, min: 0.5}}]
+""")
+    audio = tmp_path / "audio.yaml"
+    audio.write_text(suite.read_text().replace("image", "audio").replace("ssim, min: 0.5", "stoi, min: 0.1")
+                     .replace("[{use: ssim}, {use: psnr}]", "[{use: stoi}, {use: si_sdr}]"))
+    for path, metrics in ((suite, ("ssim", "psnr")), (audio, ("stoi", "si_sdr"))):
+        result = run(path, tmp_path / path.stem, progress=False)
+        assert result.status == "pass"
+        rows = [json.loads(line) for line in (tmp_path / path.stem / "records.jsonl").read_text().splitlines()]
+        assert len(rows) == 32
+        for name in metrics:
+            assert calls.pop(name) == 32  # 16 samples x 2 models, once each
+            values = [r["metrics"][name] for r in rows]
+            assert all(v is None or isinstance(v, float) for v in values) and any(values)

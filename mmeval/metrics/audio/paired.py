@@ -76,6 +76,19 @@ class PairedAudio:
     def merge(self, a: State, b: State) -> State:
         return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3])
 
+    # Per-sample statistics (see metrics/base.py): (score, 1, invalid, length changed).
+    def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> np.ndarray:
+        check_lengths(outputs, targets)
+        scored = [self.score_pair(o, t) for o, t in zip(outputs, targets)]
+        return np.array([(s, 1, bad, fit) for s, bad, fit in scored], dtype=np.float64).reshape(-1, 4)
+
+    def stats_state(self, total: np.ndarray) -> State:
+        return (float(total[0]), int(total[1]), int(total[2]), int(total[3]))
+
+    def stats_values(self, totals: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals[:, 1] > 0, totals[:, 0] / np.where(totals[:, 1] > 0, totals[:, 1], 1), np.nan)
+
     def compute(self, state: State) -> dict[str, float]:
         total, pairs, invalid, fitted = state
         notes = []

@@ -30,6 +30,7 @@ import numpy as np
 from ...errors import InputError
 from ...media.image import ALPHA_POLICIES, Alpha, load_exact_pair
 from ..base import check_lengths, fingerprint, package_version
+from ..mean import MeanOfScores
 
 SIGMA, TRUNCATE = 1.5, 3.5
 RADIUS = int(TRUNCATE * SIGMA + 0.5)  # scikit-image's window: 2 * 5 + 1 = 11 taps
@@ -58,7 +59,7 @@ def _describe(item: Any) -> str:
     return media_name(item) if isinstance(item, (str, Path, MediaBlob)) else "(array)"
 
 
-class _PairedMean:
+class _PairedMean(MeanOfScores):
     modality = "image"
     higher_is_better = True
     name = ""
@@ -71,10 +72,7 @@ class _PairedMean:
     def _score(self, a: np.ndarray, b: np.ndarray, data_range: float) -> float:
         raise NotImplementedError
 
-    def init(self) -> tuple[float, int]:
-        return (0.0, 0)
-
-    def update(self, state: tuple[float, int], outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, int]:
+    def sample_scores(self, outputs: Sequence[Any], targets: Sequence[Any]) -> list[float]:
         check_lengths(outputs, targets)
         scores = []
         for o, t in zip(outputs, targets):
@@ -83,13 +81,7 @@ class _PairedMean:
                 scores.append(self._score(a, b, data_range))
             except InputError as exc:  # say which image; the runner adds metric and model
                 raise InputError(f"output {_describe(o)}: {exc}") from None
-        return (state[0] + math.fsum(scores), state[1] + len(scores))
-
-    def merge(self, a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
-        return (a[0] + b[0], a[1] + b[1])
-
-    def compute(self, state: tuple[float, int]) -> dict[str, float]:
-        return {self.name: state[0] / state[1] if state[1] else float("nan")}
+        return scores
 
 
 class SSIM(_PairedMean):
