@@ -1,4 +1,4 @@
-"""What produced a run: versions, revision, device, times. Recorded in every report."""
+"""What produced a run: versions, revision, device, threads, times. Recorded in every report."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .threads import threads_in_effect
 
 
 def utc_now() -> str:
@@ -42,6 +43,7 @@ def environment(seed: int, suite_dir: Path) -> dict[str, Any]:
         "platform": platform.platform(),
         "torch": torch.__version__,
         "device": best_device(),
+        "threads": threads_in_effect(),  # count, where it came from, torch's and each BLAS pool's
         "seed": seed,
     }
     if info["device"] == "cuda":

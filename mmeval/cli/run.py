@@ -1,10 +1,11 @@
-"""`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--principal P] [--policy FILE] [--keyring FILE]`.
+"""`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--threads N] [--principal P] [--policy FILE] [--keyring FILE]`.
 
 Before anything runs, the principal must hold `run` on the suite (name and sha256; cli/_access.py);
 the decision, run start/end and each gate's decisions go to the audit log. With a key
 ring (`--keyring` or $MMEVAL_KEYRING), raw outputs are sealed into RUN_DIR/store/ and the
 plaintext resume cache is off for the run. A run that did not complete resumes from the
 cache; a completed run's outputs are reused only with `--reuse-outputs` (then untimed).
+torch and BLAS threads are set first, before numpy or torch load (mmeval/threads.py).
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reuse-outputs", action="store_true",
         help="reuse outputs of an earlier completed run from the resume cache (their efficiency is not measured)",
     )
+    parser.add_argument(
+        "--threads", metavar="N",
+        help="torch and BLAS/OpenMP threads (default: $MMEVAL_THREADS, else one per physical core this process may use)",
+    )
     add_access_arguments(parser)
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..threads import configure_threads
+
+    configure_threads(args.threads)  # before the imports below load numpy's BLAS and torch
     from ..report.summary import summarize
     from ..runner import run
     from ..security.auditlog import AuditLog
