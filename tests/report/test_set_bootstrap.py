@@ -169,19 +169,20 @@ def test_markdown_marks_set_level_intervals_and_missing_ones():
 def test_image_smoke_run_has_seeded_fid_and_kid_intervals_and_reuses_the_reference(tmp_path, repo, monkeypatch):
     from mmeval.runner import run
 
+    from mmeval.metrics.image import feature_memo
+    from mmeval.metrics.image.inception import NETWORK
+
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path / "cache"))
-    embedded = []
-    real = fs.image_features
-    monkeypatch.setattr(fs, "image_features", lambda images, *a, **k: embedded.append(len(images)) or real(images, *a, **k))
     reports = []
     for name in ("first", "second"):
-        embedded.clear()
+        monkeypatch.setattr(feature_memo, "MEMO", feature_memo.FeatureMemo())  # each run as a fresh process
+        before = NETWORK.images
         reports.append(run(repo / "suites" / "image-smoke.yaml", tmp_path / name, progress=False).report)
-        reports[-1]["embedded"] = sum(embedded)
+        reports[-1]["embedded"] = NETWORK.images - before
     first, second = reports
-    # 16 outputs x 2 models x 3 metrics (FID, KID, IS), plus the 16 reference images once
-    # for FID and once for KID on the first run (compute and bootstrap share them), never again.
-    assert (first["embedded"], second["embedded"]) == (96 + 32, 96)
+    # One pass per distinct image: 16 outputs x 2 models (FID, KID and IS share them) and the
+    # 16 reference images on the first run; the second reads the reference features from the cache.
+    assert (first["embedded"], second["embedded"]) == (32 + 16, 32)
     on_disk = json.loads((tmp_path / "first" / "report.json").read_text())
     headline = {(r["model"], r["key"]): r for r in on_disk["results"]}
     for model in ("candidate", "degraded"):

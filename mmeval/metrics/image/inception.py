@@ -17,12 +17,18 @@ Inception Score in its 6th digit with the run's batch size). At one shape an ima
 features depend on nothing but the image, whatever its position in the chunk and its
 neighbours (tests/metrics/image/test_inception_batching.py checks that). They still
 depend on the device and, on CPU, on torch's thread count (1 vs 2 threads: ~1e-4).
+
+One forward gives both layers, as torch-fidelity's extractor does: pool3 is the network's
+output and the logits are its fc layer applied to that same pool3 tensor, so an image
+needs one pass whichever metrics ask (`inception_layers`; the per-process sharing is
+`feature_memo.py`). `NETWORK` counts the passes and the images in them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -164,14 +170,24 @@ def image_batch(images: Sequence[Any]) -> Any:
     return torch.cat(tensors)
 
 
-def image_features(images: Sequence[Any], weights: str | None = None, logits: bool = False) -> np.ndarray:
-    """Pool3 features (N, 2048), or Inception logits (N, 1008) with `logits=True`, as float64,
-    from forward passes of exactly `CHUNK` images each."""
+@dataclass
+class NetworkCounter:
+    """Forward passes of the network in this process, and the images in them (padding not counted)."""
+
+    passes: int = 0
+    images: int = 0
+
+
+NETWORK = NetworkCounter()
+
+
+def inception_layers(images: Sequence[Any], weights: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(pool3 (N, 2048), logits (N, 1008)) as float32, from one forward per `CHUNK` images."""
     import torch
 
     net, fc = load_network(weights)
     device = next(net.parameters()).device
-    out = []
+    pools, logits = [], []
     with torch.inference_mode():
         for i in range(0, len(images), CHUNK):
             batch = image_batch(images[i : i + CHUNK])
@@ -179,5 +195,18 @@ def image_features(images: Sequence[Any], weights: str | None = None, logits: bo
             if rows < CHUNK:
                 batch = torch.cat([batch, batch.new_zeros((CHUNK - rows, *batch.shape[1:]))])
             features = net(batch.to(device))[0].flatten(1)
-            out.append((fc(features) if logits else features)[:rows].double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 1008 if logits else 2048))
+            NETWORK.passes += 1
+            NETWORK.images += rows
+            # fc on the whole padded chunk, as a logits-only pass did: the same shape, the same bits.
+            pools.append(features[:rows].cpu().numpy())
+            logits.append(fc(features)[:rows].cpu().numpy())
+    if not pools:
+        return np.zeros((0, 2048), np.float32), np.zeros((0, 1008), np.float32)
+    return np.concatenate(pools), np.concatenate(logits)
+
+
+def image_features(images: Sequence[Any], weights: str | None = None, logits: bool = False) -> np.ndarray:
+    """Pool3 features (N, 2048), or Inception logits (N, 1008) with `logits=True`, as float64,
+    from forward passes of exactly `CHUNK` images each; nothing shared or remembered."""
+    pool3, class_logits = inception_layers(list(images), weights)
+    return (class_logits if logits else pool3).astype(np.float64)

@@ -10,8 +10,9 @@ from PIL import Image
 
 from mmeval.errors import InputError, IntegrityError
 from mmeval.metrics.frechet import GaussianStats, frechet_distance
+from mmeval.metrics.image import feature_memo
 from mmeval.metrics.image import feature_sets as fs
-from mmeval.metrics.image.inception import WEIGHTS_FILE, image_features, resolve_weights
+from mmeval.metrics.image.inception import NETWORK, WEIGHTS_FILE, image_features, resolve_weights
 
 
 def test_frechet_distance_matches_pytorch_fid():
@@ -124,15 +125,13 @@ def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path
     expected = first.compute(first.update(first.init(), outputs, image_set))["fid"]
     assert first.cache.misses == 1
 
-    calls = []
-    real = fs.image_features
-    monkeypatch.setattr(fs, "image_features", lambda images, *a, **k: calls.append(len(images)) or real(images, *a, **k))
+    monkeypatch.setattr(feature_memo, "MEMO", feature_memo.FeatureMemo(max_bytes=0))  # only the disk cache shares
     second = fs.FID(weights="random")
     state = second.update(second.init(), outputs, image_set)
     second._settle(state)  # the 4 outputs after the last full chunk
-    calls.clear()  # only the reference side is under test: the outputs were just embedded
+    embedded = NETWORK.images  # only the reference side is under test: the outputs were just embedded
     assert second.compute(state)["fid"] == expected
-    assert second.cache.hits == 1 and calls == []  # no reference image went through the network
+    assert second.cache.hits == 1 and NETWORK.images == embedded  # no reference image went through the network
 
 
 def test_random_weights_are_labelled():

@@ -1,12 +1,15 @@
 """Inception features do not depend on the run's batch size (issue 16: the Inception Score
 was 1.1277661 / 1.1277591 / 1.1277034 at batch sizes 1 / 7 / 64): every forward pass has
-`CHUNK` images, leftovers wait in the state, and shards merge to the one-stream rows."""
+`CHUNK` images, leftovers wait in the state, and shards merge to the one-stream rows.
+The process memo is off here, so every asked-for image goes through the network and the
+passes show the chunking (tests/metrics/image/test_feature_memo.py tests the memo)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from mmeval.metrics.image import feature_memo
 from mmeval.metrics.image import feature_sets as fs
 from mmeval.metrics.image.inception import CHUNK, image_features, load_network
 
@@ -17,6 +20,11 @@ N = 11  # one full chunk and a partial one
 def images():
     rng = np.random.default_rng(16)
     return [(rng.random((24 + 3 * i, 30, 3)) * 255 * (0.4 + 0.05 * i)).astype(np.uint8) for i in range(N)]
+
+
+@pytest.fixture(autouse=True)
+def no_memo(monkeypatch):
+    monkeypatch.setattr(feature_memo, "MEMO", feature_memo.FeatureMemo(max_bytes=0))
 
 
 @pytest.fixture
