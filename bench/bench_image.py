@@ -4,9 +4,9 @@
 
 FID splits into two steps that cost very different things, so each is timed on its own:
 1. Feature extraction: mmeval's `image_features` vs pytorch-fid's `get_activations` on
-   the same PNG files, through the same network object (pytorch-fid's InceptionV3 with
-   mmeval's seeded random weights), the same batch size (mmeval's CHUNK), on one device,
-   no DataLoader workers on either side. Prints images/s and the fraction of the fp32
+   the same PNG files, through the same network (pytorch-fid's InceptionV3 with mmeval's
+   seeded random weights; mmeval runs it channels-last, pytorch-fid NCHW as it ships),
+   the same batch size (mmeval's CHUNK), on one device, no DataLoader workers on either side. Prints images/s and the fraction of the fp32
    matmul bound: a 2048x2048 torch matmul, timed in the same interleaved rounds at the
    same thread count, gives FLOP/s (at its median); the network's FLOP per 299x299
    image are counted by `torch.utils.flop_counter` (2 FLOP per multiply-add, ~11.4
@@ -92,6 +92,15 @@ def network_flops(net, device) -> float:
     return float(counter.get_total_flops())
 
 
+def nchw_copy(net):
+    """The same network as pytorch-fid runs it: NCHW (mmeval's runs channels-last)."""
+    import copy
+
+    import torch
+
+    return copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+
+
 def bench_features(a: list[Path], b: list[Path], repeat: int):
     """Feature extraction, then the distance step on the features; returns b's features too."""
     import numpy as np
@@ -103,6 +112,7 @@ def bench_features(a: list[Path], b: list[Path], repeat: int):
     net, _ = load_network("random")
     device = next(net.parameters()).device
     sync = synchronized(device)
+    peer_net = nchw_copy(net)
 
     def ours():
         rows = image_features(a, "random")
@@ -110,7 +120,7 @@ def bench_features(a: list[Path], b: list[Path], repeat: int):
         return rows
 
     def peer():
-        return get_activations([str(p) for p in a], net, batch_size=CHUNK, dims=2048, device=device, num_workers=0)
+        return get_activations([str(p) for p in a], peer_net, batch_size=CHUNK, dims=2048, device=device, num_workers=0)
 
     bound_side, bound_flop = matmul(device)
     # The matmul takes its turn in the same rounds, so the bound sees the same machine load.
@@ -187,6 +197,7 @@ def bench_end_to_end(a: list[Path], b: list[Path], repeat: int) -> None:
 
     net, _ = load_network("random")
     device = next(net.parameters()).device
+    peer_net = nchw_copy(net)
     os.environ["MMEVAL_CACHE_DIR"] = "off"  # the full pipeline, not the cache
 
     def ours():
@@ -195,7 +206,7 @@ def bench_end_to_end(a: list[Path], b: list[Path], repeat: int) -> None:
         return metric.compute(metric.update(metric.init(), a, b))["fid"]
 
     def peer():
-        stats = [calculate_activation_statistics([str(p) for p in side], net, batch_size=CHUNK, dims=2048,
+        stats = [calculate_activation_statistics([str(p) for p in side], peer_net, batch_size=CHUNK, dims=2048,
                                                  device=device, num_workers=0) for side in (a, b)]
         return calculate_frechet_distance(*stats[0], *stats[1])
 

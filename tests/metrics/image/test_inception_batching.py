@@ -105,3 +105,22 @@ def test_shards_merge_to_the_one_stream_rows(images, passes):
 def test_fingerprint_names_the_forward_shape():
     for metric in (fs.FID(weights="random"), fs.KID(weights="random"), fs.InceptionScore(weights="random"), fs.PRDC(weights="random")):
         assert f"forward:chunk{CHUNK}" in metric.fingerprint()
+
+
+def test_channels_last_forward_is_pytorch_fids_forward_within_float32_noise(images) -> None:
+    """The network runs NHWC for speed; its features are pytorch-fid's NCHW forward of the
+    same network up to float32 summation order."""
+    import copy
+
+    import torch
+
+    from mmeval.metrics.image.inception import image_batch
+
+    net, _ = load_network("random")
+    nchw = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    assert next(net.parameters()).is_contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        batch = image_batch(images[:CHUNK])
+        reference = nchw(batch)[0].flatten(1).numpy()
+    ours = image_features(images[:CHUNK], "random")
+    assert np.abs(ours - reference).max() <= 1e-3 * max(1.0, np.abs(reference).max())
