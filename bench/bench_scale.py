@@ -1,6 +1,6 @@
 """A replay text suite at scale against the same metrics computed directly, in one run.
 
-    python bench/bench_scale.py [--samples 100000] [--repeat 1] [--threads 1]
+    python bench/bench_scale.py [--samples 100000] [--repeat 3] [--threads 1]
 
 The suite has two replay models over `--samples` samples in three tasks (sentiment
 labels, prices, product descriptions) and scores accuracy, macro F1, MAE, BLEU and chrF
@@ -9,9 +9,9 @@ values for both models with scikit-learn (`accuracy_score`, `f1_score`), numpy (
 sacrebleu (`corpus_score(..., n_bootstrap=1000)`, its own bootstrap intervals), plus a
 numpy bootstrap of the accuracy and MAE means; F1 has no interval on the direct side.
 
-Prints the wall time of each side (min and median of `--repeat` interleaved runs after
-a warm-up at 1/10 of the size), their ratio (mmeval / direct; > 1 means mmeval is
-slower), mmeval's peak RSS at both sizes, and where mmeval's time went: generation and gates, per-sample
+Prints the wall time of each side (min and median of `--repeat` interleaved rounds, after
+one untimed run of each), their ratio (mmeval / direct; > 1 means mmeval is slower),
+mmeval's peak RSS after a run at 1/10 of the size and at the full size, and where mmeval's time went: generation and gates, per-sample
 records and previews, scoring, intervals, and writing the report.
 """
 
@@ -21,7 +21,6 @@ import argparse
 import json
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import add_timing_options, interleaved, line, ratio, threads_line, use_threads  # noqa: E402
 
 WORDS = "soft cotton shirt blue red fast cheap durable leather bag shoe with for the a and strap zip".split()
 LABELS = ["positive", "negative", "neutral"]
@@ -152,45 +153,40 @@ def mmeval_run(suite: Path, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=1)
+    add_timing_options(parser)
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    use_threads(args)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for size in (max(30, args.samples // 10), args.samples):
+        small = max(30, args.samples // 10)
+        for size in (small, args.samples):
             (root / str(size)).mkdir()
             write_suite(root / str(size), size)
-        warm = root / str(max(30, args.samples // 10))
-        mmeval_run(warm / "suite.yaml", warm / "run")  # warm-up: imports, detector start-up
-        rss = [peak_rss_mib()]
         folder = root / str(args.samples)
+        # Memory first, before the direct side (sacrebleu's bootstrap holds R x n rows) raises the peak.
+        mmeval_run(root / str(small) / "suite.yaml", root / str(small) / "run")
+        rss = [peak_rss_mib()]
         spent = timed_phases()
-        ours, theirs = [], []
-        for _ in range(args.repeat):
-            spent.clear()
-            ours.append(mmeval_run(folder / "suite.yaml", folder / "run"))
-            rss.append(peak_rss_mib())
-            if not theirs:
-                direct(warm)
-            began = time.perf_counter()
-            values = direct(folder)
-            theirs.append(time.perf_counter() - began)
+        mmeval_run(folder / "suite.yaml", folder / "run")  # also the warm-up of the timed rounds
+        rss.append(peak_rss_mib())
+        phases = dict(spent)
+        direct(root / str(small))  # the direct side's warm-up
+        times = interleaved({"mmeval run": lambda: mmeval_run(folder / "suite.yaml", folder / "run"),
+                             "direct": lambda: direct(folder)}, args.repeat, warmup=0)
         report = json.loads((folder / "run" / "report.json").read_text())
-    print(f"{args.samples} samples, torch threads {args.threads}, {args.repeat} repeat(s)")
-    print(f"  mmeval run   min {min(ours):7.2f} s  median {statistics.median(ours):7.2f} s")
-    print(f"  direct       min {min(theirs):7.2f} s  median {statistics.median(theirs):7.2f} s")
-    print(f"  ratio (mmeval / direct, medians): {statistics.median(ours) / statistics.median(theirs):.2f}")
-    print(f"  mmeval peak RSS: {rss[0]:.0f} MiB after the {max(30, args.samples // 10)}-sample warm-up run, "
-          f"{rss[1]:.0f} MiB after the {args.samples}-sample run (the direct side runs after both)")
-    print("  mmeval's time by phase (last run):")
-    for phase, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+    print(f"{args.samples} samples, {args.repeat} interleaved rounds")
+    for name, timing in times.items():
+        print(f"  {line(f'{name:10s}', timing, digits=2)}")
+    print(f"  {ratio(times['mmeval run'], times['direct'])} (mmeval / direct; the issue's target is at most 2)")
+    print(f"  mmeval peak RSS: {rss[0]:.0f} MiB after a {small}-sample run, {rss[1]:.0f} MiB after the {args.samples}-sample one")
+    print("  mmeval's time by phase (its first run):")
+    for phase, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):
         print(f"    {phase:36s} {seconds:7.2f} s")
+    values = times["direct"].value
     mine = {f"{r['model']}/{r['key']}": r["value"] for r in report["results"] if "ci_low" in r or r["key"] in ("f1",)}
     worst = max(abs(mine[k] - values[k]) / max(1.0, abs(values[k])) for k in mine if k in values)
     print(f"  largest relative difference of a value from the direct side: {worst:.1e}")
+    print(threads_line())
 
 
 if __name__ == "__main__":
