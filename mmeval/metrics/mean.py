@@ -42,5 +42,10 @@ class MeanOfScores:
         return (float(total[0]), int(total[1]))
 
     def stats_values(self, totals: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals[:, 1] > 0, totals[:, 0] / np.where(totals[:, 1] > 0, totals[:, 1], 1), np.nan)
+        return mean_values(totals)
+
+
+def mean_values(totals: np.ndarray) -> np.ndarray:
+    """Column 0 over column 1 of each summed row (a mean of scores), NaN for no samples."""
+    count = totals[:, 1]
+    return np.where(count > 0, totals[:, 0] / np.where(count > 0, count, 1), np.nan)

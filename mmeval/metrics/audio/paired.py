@@ -19,6 +19,7 @@ import numpy as np
 
 from ...media.audio import Length, audio_name, check_length, fit_lengths, is_flat, read_audio, same_rate
 from ..base import check_lengths
+from ..mean import mean_values
 
 State = tuple[float, int, int, int]
 
@@ -86,8 +87,7 @@ class PairedAudio:
         return (float(total[0]), int(total[1]), int(total[2]), int(total[3]))
 
     def stats_values(self, totals: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals[:, 1] > 0, totals[:, 0] / np.where(totals[:, 1] > 0, totals[:, 1], 1), np.nan)
+        return mean_values(totals)  # columns (score sum, pairs, ...)
 
     def compute(self, state: State) -> dict[str, float]:
         total, pairs, invalid, fitted = state
