@@ -26,6 +26,7 @@ run then scores each batch once, gets every sample's value and the bootstrap fro
     rows = m.sample_stats(outputs, targets)   # (n, k) float64: one row per sample, one call
     m.stats_state(rows.sum(axis=0))           # the state of those samples
     m.stats_values(totals)                    # (R, k) sums -> (R,) headline values, vectorised
+    m.stats_ready() -> bool                   # optional: False once rows would grow too wide
 """
 
 from __future__ import annotations
@@ -85,5 +86,8 @@ def check_lengths(outputs: Sequence[Any], targets: Sequence[Any]) -> None:
 
 
 def has_sample_stats(metric: Any) -> bool:
-    """Whether `metric` gives per-sample statistics (see the module docstring)."""
-    return all(callable(getattr(metric, m, None)) for m in ("sample_stats", "stats_state", "stats_values"))
+    """Whether `metric` gives per-sample statistics now (see the module docstring). A metric
+    whose rows grow with the data (a confusion table's cells) may stop, with `stats_ready()`
+    False; the run then scores its later batches through update, as for any other metric."""
+    methods = all(callable(getattr(metric, m, None)) for m in ("sample_stats", "stats_state", "stats_values"))
+    return methods and getattr(metric, "stats_ready", lambda: True)()

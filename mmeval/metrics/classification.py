@@ -4,7 +4,8 @@ The state is a confusion table {(target, prediction): count}, so it is tiny, mer
 addition and does not depend on batching. `compute` hands the table to scikit-learn as
 weighted samples, so values equal scikit-learn's (and torchmetrics') on the raw labels.
 Labels may be strings or numbers; the numbers `1` and `1.0` are the same label (the
-string "1.0" is not, unless `normalize: numeric`).
+string "1.0" is not, unless `normalize: numeric`). Per-sample values and the bootstrap
+score many tables at once in numpy (`confusion_scores.py`, equal to scikit-learn's).
 
 `normalize:` (one name or a list; default none) maps labels before counting, in this
 order whatever the order given: `whitespace` (strip, collapse runs to one space), `case`
@@ -31,6 +32,7 @@ Normalizer = Literal["whitespace", "case", "numeric"]
 NORMALIZERS: tuple[str, ...] = ("whitespace", "case", "numeric")  # applied in this order
 # A confusion matrix in `details` is left out past this many labels (it grows as labels²).
 MAX_MATRIX_LABELS = 100
+MAX_STAT_CELLS = 256  # confusion cells a per-sample statistics row may have (see sample_stats)
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -152,6 +154,11 @@ class _ConfusionMetric:
 
     # Per-sample statistics (see metrics/base.py): a sample is a one-hot row over the
     # confusion cells seen so far by this metric object, in order of first appearance.
+    # Past MAX_STAT_CELLS cells (free-text labels) the rows would grow with the data:
+    # the run then goes back to confusion-table states for the later batches.
+    def stats_ready(self) -> bool:
+        return len(self._cells) <= MAX_STAT_CELLS
+
     def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> Any:
         import numpy as np
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+MATRIX_ELEMENTS = 2**22  # kappa builds (rows, L, L) confusion matrices this many floats at a time
 
 class Tables:
     """Per-label sums of R confusion tables given as counts over `cells`."""
@@ -39,6 +40,10 @@ class Tables:
         self.tp = self.counts[:, hit] @ _one_hot(self.target[hit], n_labels)
         self.n = self.counts.sum(axis=1)
         self.present = (self.true + self.pred) > 0
+
+    def rows(self, start: int, stop: int) -> "Tables":
+        """The tables of rows start..stop."""
+        return Tables(self.cells, self.counts[start:stop], self.labels)
 
     def matrices(self) -> np.ndarray:
         """(R, L, L) confusion matrices, [target][prediction] as scikit-learn's."""
@@ -117,12 +122,15 @@ def kappa(tables: Tables, weights: str, fixed_order: bool) -> np.ndarray:
     of linear/quadratic kappa are distances between label positions: in `tables.labels`
     when the order is fixed (`labels:` given), else among the labels present in the row,
     as scikit-learn numbers the labels it is given."""
+    n_labels = len(tables.labels)
+    step = max(1, MATRIX_ELEMENTS // max(1, n_labels * n_labels))
+    if len(tables.counts) > step:  # R x L x L floats at a time, not all of them
+        return np.concatenate([kappa(tables.rows(i, i + step), weights, fixed_order) for i in range(0, len(tables.counts), step)])
     confusion = tables.matrices()
     sum0, sum1 = confusion.sum(axis=1), confusion.sum(axis=2)
     total = sum0.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = sum0[:, :, None] * sum1[:, None, :] / total[:, None, None]
-    n_labels = len(tables.labels)
     if weights == "none":
         w = np.ones((1, n_labels, n_labels)) - np.eye(n_labels)[None]
     else:

@@ -97,6 +97,8 @@ class SampleRecorder:
         key = (label, model)
         if key not in self.units:
             self.units[key] = _Units(metric, self.MAX_UNITS) if self.keep_states else None
+        elif isinstance(self.units[key], _RowBlocks):  # the metric's rows stopped (stats_ready)
+            self.units[key] = self.units[key].as_units(metric)
         units = self.units[key]
         for sample_id, output, target in zip(ids, outputs, targets):
             state = metric.update(metric.init(), [output], [target])
@@ -243,6 +245,14 @@ class _RowBlocks:
         pad = lambda a, axis: a if a.shape[axis] == width else np.pad(a, [(0, 0)] * axis + [(0, width - a.shape[axis])])
         self.blocks, self.pending = pad(self.blocks, 1) if len(self.blocks) else self.blocks, pad(self.pending, 0)
         return pad(rows, 1)
+
+    def as_units(self, metric: Any) -> _Units:
+        """The same blocks as states, for a metric that goes on without rows."""
+        units = _Units(metric, self.limit)
+        units.blocks = [metric.stats_state(row) for row in self.blocks]
+        units.block_size, units.count, units.pending_n = self.block_size, self.count, self.pending_n
+        units.pending = metric.stats_state(self.pending) if self.pending_n else None
+        return units
 
     def rows(self) -> Any:
         import numpy as np

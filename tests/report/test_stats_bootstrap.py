@@ -83,3 +83,45 @@ def test_recorder_interval_over_many_batches_equals_the_state_path(tmp_path) -> 
         old.flush(), new.flush()
     assert new.intervals("bleu", metric, "m") == pytest.approx(old.intervals("bleu", metric, "m"), rel=1e-12)
     old.close(), new.close()
+
+
+def test_free_text_labels_go_back_to_states_past_the_cell_cap(tmp_path) -> None:
+    """Rows over confusion cells would grow with free-text labels: past MAX_STAT_CELLS the
+    metric stops giving them, the recorder turns its blocks into states, and the records
+    and interval are the ones the state path gives."""
+    from mmeval.metrics.base import has_sample_stats
+    from mmeval.metrics.classification import MAX_STAT_CELLS
+
+    rng = random.Random(3)
+    targets = [f"title {rng.randint(0, 400)}" for _ in range(700)]
+    outputs = [t if rng.random() < 0.6 else f"title {rng.randint(0, 400)}" for t in targets]
+    ids = [f"s{i}" for i in range(700)]
+    metric, reference = F1(), F1()
+    old, new = SampleRecorder(tmp_path / "old.jsonl", 100), SampleRecorder(tmp_path / "new.jsonl", 100)
+    old.MAX_UNITS = new.MAX_UNITS = 64
+    switched = None
+    for at in range(0, 700, 50):
+        part = slice(at, at + 50)
+        old.score("f1", reference, "m", ids[part], outputs[part], targets[part])
+        if has_sample_stats(metric):
+            new.score_rows("f1", metric, "m", ids[part], metric.sample_stats(outputs[part], targets[part]))
+        else:
+            switched = switched if switched is not None else at
+            new.score("f1", metric, "m", ids[part], outputs[part], targets[part])
+        assert new.rows == old.rows
+        old.flush(), new.flush()
+    assert switched is not None and len(metric._cells) > MAX_STAT_CELLS
+    assert new.intervals("f1", metric, "m") == pytest.approx(old.intervals("f1", reference, "m"), rel=1e-12)
+    old.close(), new.close()
+
+
+def test_kappa_in_chunks_equals_one_pass(monkeypatch) -> None:
+    from mmeval.metrics import confusion_scores
+
+    metric = CohenKappa(weights="linear")
+    outputs, targets = data(metric, 200)
+    rows = metric.sample_stats(outputs, targets)
+    counts = resample_counts(len(rows), 50, seed=2)
+    whole = metric.stats_values(counts @ rows)
+    monkeypatch.setattr(confusion_scores, "MATRIX_ELEMENTS", 20)  # 2 rows of 3x3 at a time
+    assert np.array_equal(metric.stats_values(counts @ rows), whole, equal_nan=True)
