@@ -253,7 +253,7 @@ def _set_difference(row: dict[str, Any], b: dict[str, Any], r: dict[str, Any]) -
 
 
 def _paired(row: dict[str, Any], label: str, base_run: Run, cand_run: Run, resamples: int, seed: int) -> None:
-    from ..report.bootstrap import _merge_all, headline, paired_replicates, percentile_interval
+    from ..report.bootstrap import _merge_all, headline, paired_replicates, paired_stats_replicates, percentile_interval
 
     metric = _rebuilt_metric(label, base_run, cand_run)
     model = row["model"]
@@ -277,15 +277,39 @@ def _paired(row: dict[str, Any], label: str, base_run: Run, cand_run: Run, resam
     expected = next(e["fingerprint"] for e in cand_run.report["results"] if e["model"] == model and e["key"] == label)
     if fingerprint != expected:
         raise _Untested(f"no interval: the rebuilt {label} has fingerprint {fingerprint!r}, the result {expected!r}")
-    groups = [json.dumps([base_states[i], cand_states[i]], sort_keys=True) for i in ids]
+    rows = _stat_rows(metric, base_list, cand_list)
     if all(base_states[i] == cand_states[i] for i in ids):  # the same per-sample states: every replicate differs by 0
         diffs = [0.0] * resamples
+    elif rows is not None:  # the same draws, as arrays (report/bootstrap.py)
+        diffs = paired_stats_replicates(metric, *rows, resamples=resamples, seed=seed)
     else:
+        groups = [json.dumps([base_states[i], cand_states[i]], sort_keys=True) for i in ids]
         diffs = paired_replicates(metric, base_list, cand_list, resamples=resamples, seed=seed, groups=groups)
     if len(diffs) < max(MIN_REPLICATES, resamples // 2):
         raise _Untested(f"no interval: only {len(diffs)} of {resamples} paired replicates were finite")
     row["ci_low"], row["ci_high"] = percentile_interval(diffs)
     row.update(paired=len(ids), ci_method=PAIRED, ci_resamples=resamples)
+
+
+def _stat_rows(metric: Any, baseline: list[Any], candidate: list[Any]) -> tuple[Any, Any] | None:
+    """Both runs' per-sample states as statistic rows (n, k) each, for a metric that has
+    them (metrics/base.py); None otherwise, or once the rows would grow too wide."""
+    import numpy as np
+
+    from ..metrics.base import has_sample_stats
+
+    if not has_sample_stats(metric) or not callable(getattr(metric, "state_stats", None)):
+        return None
+    rows = []
+    for state in [*baseline, *candidate]:
+        rows.append(metric.state_stats(state))
+        if not has_sample_stats(metric):  # a confusion table past its cell cap
+            return None
+    width = max(len(r) for r in rows)
+    table = np.zeros((len(rows), width))
+    for i, row in enumerate(rows):
+        table[i, : len(row)] = row
+    return table[: len(baseline)], table[len(baseline) :]
 
 
 def _rebuilt_metric(label: str, base_run: Run, cand_run: Run) -> Any:

@@ -27,6 +27,7 @@ run then scores each batch once, gets every sample's value and the bootstrap fro
     m.stats_state(rows.sum(axis=0))           # the state of those samples
     m.stats_values(totals)                    # (R, k) sums -> (R,) headline values, vectorised
     m.stats_ready() -> bool                   # optional: False once rows would grow too wide
+    m.state_stats(state)                      # optional: a state's row (compare reads states)
 """
 
 from __future__ import annotations

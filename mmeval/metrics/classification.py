@@ -169,6 +169,15 @@ class _ConfusionMetric:
         rows[np.arange(len(columns)), columns] = 1.0
         return rows
 
+    def state_stats(self, state: Counter) -> Any:
+        """The row of a state (its cells' counts): `stats_state`'s inverse, for `compare`."""
+        import numpy as np
+
+        columns = {self._cells.setdefault(cell, len(self._cells)): k for cell, k in state.items()}
+        row = np.zeros(len(self._cells))
+        row[list(columns)] = list(columns.values())
+        return row
+
     def stats_state(self, total: Any) -> Counter:
         cells = list(self._cells)
         return Counter({cell: int(k) for cell, k in zip(cells, total.tolist()) if k})

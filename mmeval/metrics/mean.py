@@ -38,6 +38,9 @@ class MeanOfScores:
         scores = np.asarray(self.sample_scores(outputs, targets), dtype=np.float64)
         return np.stack([scores, np.ones_like(scores)], axis=1).reshape(-1, 2)
 
+    def state_stats(self, state: MeanState) -> np.ndarray:
+        return np.array(state, dtype=np.float64)
+
     def stats_state(self, total: np.ndarray) -> MeanState:
         return (float(total[0]), int(total[1]))
 

@@ -90,6 +90,9 @@ class _ErrorMetric:
             return np.stack([np.abs(errors), errors * errors, np.ones_like(errors)], axis=1).reshape(-1, 3)
         return np.array([self.update(self.init(), [o], [t]) for o, t in zip(outputs, targets)], dtype=np.float64).reshape(-1, 3)
 
+    def state_stats(self, state: State) -> np.ndarray:
+        return np.array(state, dtype=np.float64)
+
     def stats_state(self, total: np.ndarray) -> State:
         return (float(total[0]), float(total[1]), int(total[2]))
 

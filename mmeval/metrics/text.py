@@ -86,6 +86,11 @@ class _SacreMetric:
         stats = self._metric._extract_corpus_statistics(hyps, streams) if hyps else []
         return np.array([[*row, 1] for row in stats], dtype=np.float64).reshape(len(hyps), -1)
 
+    def state_stats(self, state: SacreState) -> Any:
+        import numpy as np
+
+        return np.array([*state[0], state[1]], dtype=np.float64)
+
     def stats_state(self, total: Any) -> SacreState:
         *stats, n = (int(x) if float(x).is_integer() else float(x) for x in total.tolist())
         return (stats, n, self._ref_counts)

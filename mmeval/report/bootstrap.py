@@ -31,6 +31,7 @@ DEFAULT_RESAMPLES = 1000
 SET_LEVEL_RESAMPLES = 50
 # A per-sample state bigger than this (FID's 2048x2048 outer products) is not kept.
 MAX_STATE_BYTES = 256 * 1024
+COUNT_ELEMENTS = 2**23  # draw counts held at once by the paired bootstrap (64 MiB of float64)
 
 
 def resamples_for(metric: Any, configured: int | None) -> int:
@@ -134,6 +135,28 @@ def stats_interval(
         return None
     values = metric.stats_values(resample_counts(n, resamples, seed) @ rows)
     return _fitted(metric, np.asarray(values).tolist(), point, resamples, level, value_range)
+
+
+def paired_stats_replicates(metric: Any, baseline: Any, candidate: Any, *, resamples: int, seed: int) -> list[float]:
+    """`paired_replicates` from per-sample statistic rows (`baseline[i]`, `candidate[i]`:
+    one sample's rows in the two runs, (n, k) each): the same draws, each replicate's sums
+    as `counts @ rows`, a block of replicates at a time so memory stays bounded."""
+    import numpy as np
+
+    n = len(baseline)
+    if n != len(candidate):
+        raise ValueError(f"{n} baseline rows but {len(candidate)} candidate rows")
+    if n < 2 or resamples < 1:
+        return []
+    out: list[float] = []
+    draws = _draws(n, resamples, seed)
+    block = max(1, COUNT_ELEMENTS // n)
+    for start in range(0, resamples, block):
+        counts = np.array([np.bincount(next(draws), minlength=n) for _ in range(min(block, resamples - start))], dtype=float)
+        with np.errstate(invalid="ignore"):
+            diffs = metric.stats_values(counts @ candidate) - metric.stats_values(counts @ baseline)
+        out.extend(d for d in diffs.tolist() if math.isfinite(d))
+    return out
 
 
 @functools.lru_cache(maxsize=4)

@@ -125,3 +125,23 @@ def test_kappa_in_chunks_equals_one_pass(monkeypatch) -> None:
     whole = metric.stats_values(counts @ rows)
     monkeypatch.setattr(confusion_scores, "MATRIX_ELEMENTS", 20)  # 2 rows of 3x3 at a time
     assert np.array_equal(metric.stats_values(counts @ rows), whole, equal_nan=True)
+
+
+@pytest.mark.parametrize("make", METRICS, ids=["f1", "f1-micro", "kappa", "rmse", "bleu", "chrf"])
+def test_paired_rows_give_the_paired_state_replicates(make, monkeypatch) -> None:
+    """compare's paired bootstrap on rows equals merging the paired states, block by block."""
+    from mmeval.report import bootstrap
+    from mmeval.report.bootstrap import paired_replicates, paired_stats_replicates
+
+    metric = make()
+    outputs, targets = data(metric, 90, seed=1)
+    worse, _ = data(metric, 90, seed=2)
+    base_states = [metric.update(metric.init(), [o], [t]) for o, t in zip(outputs, targets)]
+    cand_states = [metric.update(metric.init(), [o], [t]) for o, t in zip(worse, targets)]
+    old = paired_replicates(metric, base_states, cand_states, resamples=120, seed=4)
+    from mmeval.cli.compare import _stat_rows
+
+    base_rows, cand_rows = _stat_rows(metric, base_states, cand_states)
+    monkeypatch.setattr(bootstrap, "COUNT_ELEMENTS", 90 * 7)  # 7 replicates a block
+    new = paired_stats_replicates(metric, base_rows, cand_rows, resamples=120, seed=4)
+    assert new == pytest.approx(old, rel=1e-9, abs=1e-12)

@@ -83,6 +83,9 @@ class PairedAudio:
         scored = [self.score_pair(o, t) for o, t in zip(outputs, targets)]
         return np.array([(s, 1, bad, fit) for s, bad, fit in scored], dtype=np.float64).reshape(-1, 4)
 
+    def state_stats(self, state: State) -> np.ndarray:
+        return np.array(state, dtype=np.float64)
+
     def stats_state(self, total: np.ndarray) -> State:
         return (float(total[0]), int(total[1]), int(total[2]), int(total[3]))
 
