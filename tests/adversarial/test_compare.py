@@ -149,14 +149,13 @@ def test_sealed_without_a_key_ring_is_untested(sealed_runs, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def smoke_pair(tmp_path_factory):
-    """Two runs of a copy of suites/smoke.yaml; the second replays a worse candidate."""
+def smoke_pair(tmp_path_factory, shipped_run):
+    """The shared run of suites/smoke.yaml and a run of a copy that replays a worse candidate."""
     from tests.conftest import REPO as repo
 
     tmp_path = tmp_path_factory.mktemp("smoke")
     shutil.copytree(repo / "suites" / "data" / "smoke", tmp_path / "data" / "smoke")
     text = (repo / "suites" / "smoke.yaml").read_text()
-    (tmp_path / "smoke.yaml").write_text(text)
     data = {json.loads(x)["id"]: json.loads(x) for x in (tmp_path / "data/smoke/dataset.jsonl").read_text().splitlines()}
     rng = np.random.default_rng(3)
     worse = []
@@ -172,8 +171,8 @@ def smoke_pair(tmp_path_factory):
     (tmp_path / "worse.yaml").write_text(text.replace("data/smoke/candidate.jsonl", "data/smoke/worse.jsonl"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MMEVAL_CACHE_DIR", "off")
-        base = run(tmp_path / "smoke.yaml", tmp_path / "base", progress=False).run_dir
         cand = run(tmp_path / "worse.yaml", tmp_path / "cand", progress=False).run_dir
+    base = shipped_run("smoke").path  # the same suite and data, cache off too; read-only here
     return base, cand, data, worse, tmp_path
 
 

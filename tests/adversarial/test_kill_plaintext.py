@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.adversarial.test_output_folders import REPO, env_for, mmeval_cmd
@@ -55,6 +56,7 @@ def _plaintext(*roots: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_leaves_no_plaintext(tmp_path):
     env = env_for(tmp_path)
     outs, cache, tmpdir, home = (tmp_path / name for name in ("outs", "cache", "tmp", "home"))

@@ -206,6 +206,7 @@ def test_chat_api_applies_the_template_and_system_prompt(templated_server):
     assert _generate(chat, rows) != _generate(plain, rows)
 
 
+@pytest.mark.slow
 def test_killed_server_fails_with_one_line_and_a_rerun_resumes(api_server, templated_server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MMEVAL_CACHE_DIR", "off")
     (tmp_path / "clean").mkdir()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import wave
 
 import numpy as np
@@ -30,13 +28,12 @@ def _rows(repo, name, n):
     return [json.loads(line) for line in lines]
 
 
-def test_text_suite_end_to_end_reference_beats_degraded(repo, tmp_path):
-    suite, dropped = runnable_copy(repo / "suites/ecommerce-text.yaml", tmp_path)
-    assert set(dropped) <= {"distinct_n", "self_bleu"}
-    result = subprocess.run([sys.executable, "-m", "mmeval", "run", str(suite), "--out", str(tmp_path / "run"), "--quiet"],
-                            cwd=repo, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    v = values(json.loads((tmp_path / "run" / "report.json").read_text()))
+@pytest.mark.slow
+def test_text_suite_end_to_end_reference_beats_degraded(repo, shipped_run):
+    assert not missing_metrics(repo / "suites/ecommerce-text.yaml")  # the shared run is the whole suite
+    result = shipped_run("ecommerce-text")  # cache off; shared with the test below
+    assert result.exit_code == 0, result.report.get("reason")
+    v = values(result.report)
     assert v["reference", "bleu"] > 40 > 10 > v["candidate", "bleu"]
     assert v["reference", "chrf"] > 55 > 25 > v["candidate", "chrf"]
     assert v["reference", "attribute_f1"] > 0.9 > 0.3 > v["candidate", "attribute_f1"]
@@ -105,34 +102,36 @@ def test_auto_routing_and_input_errors(tmp_path):
         ReferenceGenerator("image").generate(["A nice thing"], seed=0, ids=["x"])
 
 
-def test_release_sign_off_refuses_the_degraded_candidate(repo, tmp_path):
-    suite, _ = runnable_copy(repo / "suites/ecommerce-release.yaml", tmp_path)
-    result = run(suite, tmp_path / "run", progress=False)
-    assert result.status == "fail" and result.exit_code == 1
-    assert "candidate chrf" in result.report["reason"]
-    text = [t for t in result.report["thresholds"] if t["metric"] in ("chrf", "attribute_f1", "price_mae")]
+@pytest.mark.slow
+def test_release_sign_off_refuses_the_degraded_candidate(repo, tmp_path, shipped_run):
+    assert not missing_metrics(repo / "suites/ecommerce-release.yaml")  # the shared run is the whole suite
+    shared = shipped_run("ecommerce-release")
+    report = shared.report
+    assert shared.status == report["status"] == "fail" and shared.exit_code == 1
+    assert "candidate chrf" in report["reason"]
+    text = [t for t in report["thresholds"] if t["metric"] in ("chrf", "attribute_f1", "price_mae")]
     assert len(text) == 3 and not any(t["passed"] for t in text)
     # The same bar applied to the final variant passes: the thresholds separate the two.
     import yaml
 
+    suite, _ = runnable_copy(repo / "suites/ecommerce-release.yaml", tmp_path)
     spec = yaml.safe_load(suite.read_text())
     spec["models"]["candidate"]["args"]["variant"] = "final"
     suite.write_text(yaml.safe_dump(spec))
     assert run(suite, tmp_path / "run2", progress=False).status == "pass"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SUITES)
-def test_shipped_suite_runs_when_its_metrics_are_installed(repo, tmp_path, name):
+def test_shipped_suite_runs_when_its_metrics_are_installed(repo, name, shipped_run):
     path = repo / "suites" / f"{name}.yaml"
     missing = missing_metrics(path)
     if missing:
         pytest.skip(f"metrics not on this branch yet: {', '.join(missing)}")
     load_suite(path)
-    result = subprocess.run([sys.executable, "-m", "mmeval", "run", str(path), "--out", str(tmp_path / "run"), "--quiet"],
-                            cwd=repo, capture_output=True, text=True, timeout=600,
-                            env={**__import__("os").environ, "MMEVAL_CACHE_DIR": "off", "HF_HUB_OFFLINE": "1"})
+    result = shipped_run(name)  # cache off, offline: the run the other tests here read too
     expected = 1 if name == "ecommerce-release" else 0  # documented in the suite file
-    assert result.returncode == expected, result.stderr
+    assert result.exit_code == expected, result.report.get("reason")
 
 
 KNOWN_ELSEWHERE = {"fid", "kid", "inception_score", "ssim", "psnr", "audio_similarity", "fad", "distinct_n", "self_bleu", "vendi"}

@@ -51,16 +51,21 @@ def _media_digests(run_dir: Path) -> dict[str, str]:
             for p in sorted((run_dir / "outputs").rglob("*")) if p.is_file()}
 
 
-@pytest.fixture
-def clean(repo, tmp_path, monkeypatch):
-    monkeypatch.setenv("MMEVAL_CACHE_DIR", "off")
-    suite = _release_suite(repo, tmp_path, "reference")
-    result = run(suite, tmp_path / "clean", progress=False)
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """The clean run every test here compares against: made once, read-only for the tests."""
+    repo = Path(__file__).resolve().parents[2]
+    tmp = tmp_path_factory.mktemp("clean")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMEVAL_CACHE_DIR", "off")
+        suite = _release_suite(repo, tmp, "reference")
+        result = run(suite, tmp / "clean", progress=False)
     return suite, result
 
 
 def test_two_runs_are_bit_identical_with_and_without_cache(clean, tmp_path, monkeypatch):
     suite, first = clean
+    monkeypatch.setenv("MMEVAL_CACHE_DIR", "off")
     second = run(suite, tmp_path / "again", progress=False)
     assert values(first.report) == values(second.report)
     assert _media_digests(first.run_dir) == _media_digests(second.run_dir)
@@ -95,6 +100,7 @@ def test_crashed_run_resumes_with_the_same_values(repo, clean, tmp_path, monkeyp
     assert _media_digests(resumed.run_dir) == _media_digests(reference_run.run_dir)
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_with_the_same_values(repo, clean, tmp_path, monkeypatch):
     _, reference_run = clean
     suite = _release_suite(repo, tmp_path, "slow-reference")

@@ -11,16 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mmeval.errors import IntegrityError
 from mmeval.report.signing import ATTESTATION, public_pem, run_files, sign_run, verify_run
-from mmeval.runner import run
 from tests.cli.test_cli import mmeval
 
 
-@pytest.fixture(scope="module")
-def signed_run(tmp_path_factory, ) -> Path:
-    repo = Path(__file__).resolve().parents[2]
-    out = tmp_path_factory.mktemp("signed") / "run"
-    run(repo / "suites" / "smoke.yaml", out, progress=False)
-    return out
+@pytest.fixture
+def signed_run(shipped_run) -> Path:
+    """The shared run of suites/smoke.yaml (signed with the per-user key); read-only."""
+    return shipped_run("smoke").path
 
 
 def copy_run(run_dir: Path, tmp_path: Path) -> Path:
