@@ -58,33 +58,33 @@ class _SacreMetric:
         return ([], 0, frozenset())
 
     def update(self, state: SacreState, outputs: Sequence[Any], targets: Sequence[Any]) -> SacreState:
+        segments, counts = self._segment_stats(outputs, targets)
+        summed, n, seen = state
+        for stats in segments:
+            summed = [a + b for a, b in zip(summed, stats)] if summed else list(stats)
+        return (summed, n + len(segments), seen | counts)
+
+    def _segment_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> tuple[list[list[float]], frozenset]:
+        """sacrebleu's statistics of each segment, and the reference counts seen."""
         check_lengths(outputs, targets)
         if not outputs:
-            return state
+            return [], frozenset()
         hyps = [as_text(o, "output") for o in outputs]
         refs = [references(t) for t in targets]
         # sacrebleu takes reference streams; a segment with fewer references is padded
         # with None, which sacrebleu drops, so each segment is scored against its own.
         width = max(len(r) for r in refs)
         streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
-        summed, n, counts = state
-        for stats in self._metric._extract_corpus_statistics(hyps, streams):
-            summed = [a + b for a, b in zip(summed, stats)] if summed else list(stats)
-        return (summed, n + len(hyps), counts | {len(r) for r in refs})
+        return list(self._metric._extract_corpus_statistics(hyps, streams)), frozenset(len(r) for r in refs)
 
     # Per-sample statistics (see metrics/base.py): sacrebleu's segment statistics, then a
     # column of ones (the segment count). The reference counts are kept on the metric.
     def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> Any:
         import numpy as np
 
-        check_lengths(outputs, targets)
-        hyps = [as_text(o, "output") for o in outputs]
-        refs = [references(t) for t in targets]
-        self._ref_counts = self._ref_counts | {len(r) for r in refs}
-        width = max((len(r) for r in refs), default=1)
-        streams = [[r[k] if k < len(r) else None for r in refs] for k in range(width)]
-        stats = self._metric._extract_corpus_statistics(hyps, streams) if hyps else []
-        return np.array([[*row, 1] for row in stats], dtype=np.float64).reshape(len(hyps), -1)
+        segments, counts = self._segment_stats(outputs, targets)
+        self._ref_counts = self._ref_counts | counts
+        return np.array([[*row, 1] for row in segments], dtype=np.float64).reshape(len(segments), -1)
 
     def state_stats(self, state: SacreState) -> Any:
         import numpy as np
