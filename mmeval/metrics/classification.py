@@ -446,6 +446,26 @@ class ExactMatch:
         hits = sum(self._text(o) == self._text(t) for o, t in zip(outputs, targets))
         return (state[0] + hits, state[1] + len(outputs))
 
+    # Per-sample statistics (see metrics/base.py): (hit, 1).
+    def sample_stats(self, outputs: Sequence[Any], targets: Sequence[Any]) -> Any:
+        import numpy as np
+
+        check_lengths(outputs, targets)
+        return np.array([(self._text(o) == self._text(t), 1) for o, t in zip(outputs, targets)], dtype=np.float64).reshape(-1, 2)
+
+    def state_stats(self, state: tuple[int, int]) -> Any:
+        import numpy as np
+
+        return np.array(state, dtype=np.float64)
+
+    def stats_state(self, total: Any) -> tuple[int, int]:
+        return (int(total[0]), int(total[1]))
+
+    def stats_values(self, totals: Any) -> Any:
+        from .mean import mean_values
+
+        return mean_values(totals)
+
     def merge(self, a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
         return (a[0] + b[0], a[1] + b[1])
 

@@ -82,6 +82,16 @@ def test_cells_seen_later_widen_the_rows_and_old_rows_still_score() -> None:
     assert same(metric.stats_values(first), [1.0])
 
 
+@pytest.mark.parametrize("normalize", [False, True])
+@settings(max_examples=20, deadline=None)
+@given(pairs=st.lists(st.tuples(st.sampled_from(["Red", "red ", "blue", 3, "3"]), st.sampled_from(["red", "Blue", "3"])), min_size=1, max_size=20), picks=draws)
+def test_exact_match_per_sample_and_resampled(normalize, pairs, picks) -> None:
+    from mmeval.metrics.classification import ExactMatch
+
+    check_against_update(ExactMatch(normalize=normalize), [o for o, _ in pairs], [t for _, t in pairs],
+                         [[i % len(pairs) for i in d] for d in picks])
+
+
 def test_binary_with_three_labels_is_the_same_error_as_compute() -> None:
     metric = F1(average="binary", pos_label="yes")
     rows = metric.sample_stats(["yes", "no", "maybe"], ["yes", "no", "no"])
