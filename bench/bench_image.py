@@ -5,7 +5,8 @@
 FID splits into two steps that cost very different things, so each is timed on its own:
 1. Feature extraction: mmeval's `image_features` vs pytorch-fid's `get_activations` on
    the same PNG files, through the same network (pytorch-fid's InceptionV3 with mmeval's
-   seeded random weights; mmeval runs it channels-last, pytorch-fid NCHW as it ships),
+   seeded random weights; mmeval runs it channels-last with batch norms folded,
+   pytorch-fid NCHW and unfused, as it ships),
    the same batch size (mmeval's CHUNK), on one device, no DataLoader workers on either side. Prints images/s and the fraction of the fp32
    matmul bound: a 2048x2048 torch matmul, timed in the same interleaved rounds at the
    same thread count, gives FLOP/s (at its median); the network's FLOP per 299x299
@@ -92,13 +93,12 @@ def network_flops(net, device) -> float:
     return float(counter.get_total_flops())
 
 
-def nchw_copy(net):
-    """The same network as pytorch-fid runs it: NCHW (mmeval's runs channels-last)."""
-    import copy
+def pytorch_fid_net():
+    """The same weights as pytorch-fid runs them: NCHW, batch norms unfused (mmeval's
+    network is channels-last with batch norms folded)."""
+    from mmeval.metrics.image.inception import pytorch_fid_network
 
-    import torch
-
-    return copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    return pytorch_fid_network("random")[0]
 
 
 def bench_features(a: list[Path], b: list[Path], repeat: int):
@@ -112,7 +112,7 @@ def bench_features(a: list[Path], b: list[Path], repeat: int):
     net, _ = load_network("random")
     device = next(net.parameters()).device
     sync = synchronized(device)
-    peer_net = nchw_copy(net)
+    peer_net = pytorch_fid_net().to(device)
 
     def ours():
         rows = image_features(a, "random")
@@ -197,7 +197,7 @@ def bench_end_to_end(a: list[Path], b: list[Path], repeat: int) -> None:
 
     net, _ = load_network("random")
     device = next(net.parameters()).device
-    peer_net = nchw_copy(net)
+    peer_net = pytorch_fid_net().to(device)
     os.environ["MMEVAL_CACHE_DIR"] = "off"  # the full pipeline, not the cache
 
     def ours():

@@ -107,20 +107,20 @@ def test_fingerprint_names_the_forward_shape():
         assert f"forward:chunk{CHUNK}" in metric.fingerprint()
 
 
-def test_channels_last_forward_is_pytorch_fids_forward_within_float32_noise(images) -> None:
-    """The network runs NHWC for speed; its features are pytorch-fid's NCHW forward of the
-    same network up to float32 summation order."""
-    import copy
-
+def test_fused_channels_last_forward_is_pytorch_fids_forward_within_float32_noise(images) -> None:
+    """The network runs NHWC with batch norms folded, for speed; its features are
+    pytorch-fid's own NCHW, unfused forward up to float32 rounding."""
     import torch
 
-    from mmeval.metrics.image.inception import image_batch
+    from mmeval.metrics.image.inception import image_batch, pytorch_fid_network
 
     net, _ = load_network("random")
-    nchw = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    reference_net, _ = pytorch_fid_network("random")
     assert next(net.parameters()).is_contiguous(memory_format=torch.channels_last)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in reference_net.modules())
     with torch.inference_mode():
         batch = image_batch(images[:CHUNK])
-        reference = nchw(batch)[0].flatten(1).numpy()
+        reference = reference_net(batch)[0].flatten(1).numpy()
     ours = image_features(images[:CHUNK], "random")
     assert np.abs(ours - reference).max() <= 1e-3 * max(1.0, np.abs(reference).max())
