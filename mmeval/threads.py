@@ -9,7 +9,8 @@ other jobs, `--threads 1` is often the fastest):
 
 - `--threads N`, else `$MMEVAL_THREADS`, else one per physical core this process may run
   on (its CPU affinity, SMT siblings counted once, capped by a cgroup CPU quota);
-- torch intra-op threads (`torch.set_num_threads`), if torch is installed;
+- torch intra-op threads: `torch.set_num_threads` when torch is loaded already, else
+  OMP_NUM_THREADS, which torch reads when it loads (so the CLI's start-up imports no torch);
 - OMP/MKL/OpenBLAS env vars, for the libraries that start later (and for child
   processes, which inherit them), and threadpoolctl's limits, for those already started.
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +51,10 @@ def configure_threads(requested: int | str | None = None) -> dict[str, Any]:
     """
     global _chosen
     count, source = _choose(requested)
-    for name in _LIBRARY_ENV_VARS:
+    for name in _LIBRARY_ENV_VARS:  # torch sizes its pool from OMP_NUM_THREADS when it loads
         os.environ[name] = str(count)
-    try:
-        import torch
-    except ImportError:  # a base install without torch: only the BLAS side to set
-        pass
-    else:
+    torch = sys.modules.get("torch")  # not imported here: a run that fails early never pays for it
+    if torch is not None:
         torch.set_num_threads(count)
     from threadpoolctl import threadpool_limits
 
@@ -70,8 +69,6 @@ def threads_in_effect() -> dict[str, Any]:
     `source` is `--threads`, `$MMEVAL_THREADS`, `cores` (the default), or `library
     defaults` when nothing was configured (the Python API without `mmeval run`).
     """
-    import sys
-
     info: dict[str, Any] = dict(_chosen) if _chosen else {"count": None, "source": "library defaults"}
     torch = sys.modules.get("torch")  # report what is loaded; never import torch just to ask
     info["torch"] = torch.get_num_threads() if torch is not None else None

@@ -79,6 +79,15 @@ def test_threads_module_imports_no_torch():
     assert proc.stdout.split() == ["False", "None", "library", "defaults"], proc.stderr
 
 
+def test_configure_imports_no_torch_and_a_torch_loaded_later_uses_the_count():
+    """A run that fails before any model loads never pays for importing torch."""
+    code = ("import sys; from mmeval.threads import configure_threads; configure_threads(1); "
+            "loaded = 'torch' in sys.modules; import torch; print(loaded, torch.get_num_threads())")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MMEVAL_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.split() == ["False", "1"], proc.stderr
+
+
 @pytest.mark.parametrize("args, env, fragment", [
     (["--threads", "0"], {}, "--threads must be a whole number of threads from 1 to 1024, got '0'"),
     (["--threads", "x"], {}, "--threads must be a whole number of threads from 1 to 1024, got 'x'"),
