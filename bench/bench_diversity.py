@@ -1,28 +1,24 @@
 """distinct-n and self-BLEU against plain loops giving the same values, measured in one run.
 
-    python bench/bench_diversity.py [--texts 10000 20000 40000] [--self-bleu 2000] [--repeat 3]
+    python bench/bench_diversity.py [--texts 10000 20000 40000] [--self-bleu 2000] [--repeat 3] [--threads 1]
 
 self-BLEU: mmeval's default (Texygen, capped at a seeded sample of 500 outputs) on
 `--self-bleu` outputs against nltk's `sentence_bleu` called directly on the same 500.
 
 Both sides count distinct bigrams of whitespace tokens over the same seeded texts; mmeval
 folds them in batches of 32 as a run does. Each size gets one warm-up, then `--repeat`
-interleaved timings; prints min and median seconds and the ratio of medians (mmeval /
-loop, > 1 means mmeval is slower). No torch is involved, so threads do not matter.
+interleaved rounds (bench/timing.py); prints min and median seconds and the ratio of
+medians (mmeval / loop, > 1 means mmeval is slower).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import statistics
-import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from timing import add_timing_options, interleaved, line, ratio, threads_line, use_threads
 
-from mmeval.metrics.diversity import DistinctN  # noqa: E402
+from mmeval.metrics.diversity import DistinctN
 
 
 def texts(n: int) -> list[str]:
@@ -68,39 +64,27 @@ def nltk_self_bleu(outs: list[str]) -> float:
     return 100 * sum(scores) / len(scores)
 
 
-def timed(fn, outs):
-    start = time.perf_counter()
-    value = fn(outs)
-    return time.perf_counter() - start, value
+def compare(name: str, ours, peer, outs: list[str], warm: list[str], repeat: int) -> None:
+    ours(warm), peer(warm)  # warm-up (imports, caches)
+    times = interleaved({"mmeval": lambda: ours(outs), "peer": lambda: peer(outs)}, repeat, warmup=0)
+    difference = abs(times["mmeval"].value - times["peer"].value)
+    print(f"{name}: {line('mmeval', times['mmeval'])}, {line('loop', times['peer'])}, "
+          f"{ratio(times['mmeval'], times['peer'])} (mmeval / loop); |difference| {difference:.1e}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, nargs="+", default=[10_000, 20_000, 40_000])
     parser.add_argument("--self-bleu", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
+    add_timing_options(parser)
     args = parser.parse_args()
+    use_threads(args)
     for n in args.texts:
         outs = texts(n)
-        timed(mmeval_value, outs), timed(loop_value, outs)  # warm-up
-        ours, peer = [], []
-        for _ in range(args.repeat):
-            (t, v_ours), (u, v_peer) = timed(mmeval_value, outs), timed(loop_value, outs)
-            ours.append(t)
-            peer.append(u)
-        print(f"distinct-2, {n} texts: mmeval min {min(ours):.3f}s median {statistics.median(ours):.3f}s, "
-              f"loop min {min(peer):.3f}s median {statistics.median(peer):.3f}s, "
-              f"ratio {statistics.median(ours) / statistics.median(peer):.2f}x; |difference| {abs(v_ours - v_peer):.1e}")
+        compare(f"distinct-2, {n} texts", mmeval_value, loop_value, outs, outs, args.repeat)
     outs = [" ".join(t.split()[:12]) for t in texts(args.self_bleu)]
-    timed(self_bleu_value, outs[:50])  # warm-up (imports)
-    ours, peer = [], []
-    for _ in range(args.repeat):
-        (t, v_ours), (u, v_peer) = timed(self_bleu_value, outs), timed(nltk_self_bleu, outs)
-        ours.append(t)
-        peer.append(u)
-    print(f"self-BLEU, {len(outs)} outputs (500 sampled): mmeval min {min(ours):.2f}s median {statistics.median(ours):.2f}s, "
-          f"nltk loop min {min(peer):.2f}s median {statistics.median(peer):.2f}s, "
-          f"ratio {statistics.median(ours) / statistics.median(peer):.2f}x; |difference| {abs(v_ours - v_peer):.1e}")
+    compare(f"self-BLEU, {len(outs)} outputs (500 sampled; loop: nltk)", self_bleu_value, nltk_self_bleu, outs, outs[:50], args.repeat)
+    print(threads_line())
 
 
 if __name__ == "__main__":

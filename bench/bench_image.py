@@ -168,7 +168,7 @@ def bench_reference_cache(folder: Path, reference: list[Path], repeat: int) -> N
     """The reference side of FID at `compute`: its files are hashed during the run (not
     timed here), their features computed into an empty cache or read from a filled one."""
     from mmeval.fsutil import sha256_file
-    from mmeval.metrics.image.feature_sets import FID
+    from mmeval.metrics.image.fid import FID
 
     files = [(sha256_file(p), str(p)) for p in reference]
     fresh = itertools.count()
@@ -192,7 +192,7 @@ def bench_reference_cache(folder: Path, reference: list[Path], repeat: int) -> N
 def bench_end_to_end(a: list[Path], b: list[Path], repeat: int) -> None:
     from pytorch_fid.fid_score import calculate_activation_statistics, calculate_frechet_distance
 
-    from mmeval.metrics.image.feature_sets import FID
+    from mmeval.metrics.image.fid import FID
     from mmeval.metrics.image.inception import CHUNK, load_network
 
     net, _ = load_network("random")

@@ -337,7 +337,7 @@ def test_codec_round_trip(state):
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.floats(allow_nan=True, width=32), max_size=6), st.sampled_from(["<f4", ">f8", "<i8", "|b1"]))
 def test_codec_round_trips_arrays_and_dataclasses(values, dtype):
-    from mmeval.metrics.image.feature_sets import FeatureState
+    from mmeval.metrics.image.set_metric import FeatureState
 
     with np.errstate(invalid="ignore"):  # nan/inf cast to integers: any value will do
         array = np.array(values).astype(dtype) if dtype != "|b1" else np.array([v > 0 for v in values])

@@ -21,7 +21,10 @@ from PIL import Image
 
 from mmeval.metrics.classification import Accuracy
 from mmeval.metrics.diversity import Vendi
-from mmeval.metrics.image import feature_sets as fs
+from mmeval.metrics.image.fid import FID
+from mmeval.metrics.image.inception_score import InceptionScore
+from mmeval.metrics.image.kid import KID
+from mmeval.metrics.image.set_metric import FeatureState
 from mmeval.metrics.image.inception import WEIGHTS_FILE
 from mmeval.metrics.regression import MAE
 from mmeval.metrics.text import CHRF
@@ -87,9 +90,9 @@ def test_inception_metric_without_weights_fails_at_load_naming_the_file_and_plac
 
 
 def test_random_weights_are_explicit_and_marked_not_comparable():
-    assert fs.FID(weights="random").not_comparable == "random weights"
-    assert fs.KID(weights="random").not_comparable == "random weights"
-    assert fs.InceptionScore(weights="random").not_comparable == "random weights"
+    assert FID(weights="random").not_comparable == "random weights"
+    assert KID(weights="random").not_comparable == "random weights"
+    assert InceptionScore(weights="random").not_comparable == "random weights"
 
 
 # --- views: not comparable, +inf, notes, directions --------------------------------------
@@ -191,9 +194,9 @@ def sb_merge(metric, states):
 def test_set_level_intervals_lie_in_range_and_contain_the_value_at_small_n(n):
     rng = np.random.default_rng(10 + n)
     x, y = rng.normal(0.2, 1.0, size=(n, 64)), rng.normal(0.0, 1.0, size=(40, 64))
-    state = fs.FeatureState(outputs=[x], targets=[y])
-    cases = [(fs.FID(weights="random"), state), (fs.KID(weights="random", subsets=20, subset_size=2), state),
-             (fs.InceptionScore(weights="random", splits=2), fs.FeatureState(outputs=[rng.normal(0, 3, size=(n, 1008))]))]
+    state = FeatureState(outputs=[x], targets=[y])
+    cases = [(FID(weights="random"), state), (KID(weights="random", subsets=20, subset_size=2), state),
+             (InceptionScore(weights="random", splits=2), FeatureState(outputs=[rng.normal(0, 3, size=(n, 1008))]))]
     vendi = Vendi()
     cases.append((vendi, vendi.update(vendi.init(), [f"item {i} word {i * 7}" for i in range(n)], [None] * n)))
     for metric, st in cases:
@@ -215,9 +218,9 @@ def test_fid_interval_clipped_at_zero_says_so():
     rng = np.random.default_rng(0)
     y = rng.normal(0.0, 1.0, size=(16, 256))
     x = y + rng.normal(0.0, 0.3, size=(16, 256))
-    state = fs.FeatureState(outputs=[x], targets=[y])
-    fields = sb.set_interval_fields(fs.FID(weights="random"), state, resamples=50, seed=0)
-    value = fs.FID(weights="random").compute(state)["fid"]
+    state = FeatureState(outputs=[x], targets=[y])
+    fields = sb.set_interval_fields(FID(weights="random"), state, resamples=50, seed=0)
+    value = FID(weights="random").compute(state)["fid"]
     assert fields["ci_low"] == 0.0 <= value <= fields["ci_high"]
     assert "lower bound clipped to the metric's range (0)" in fields["ci_note"]
 
@@ -227,8 +230,8 @@ def test_fid_interval_clipped_at_zero_says_so():
 
 def test_kid_subset_as_large_as_the_set_is_shrunk_with_one_warning_and_a_note(capsys):
     rng = np.random.default_rng(1)
-    kid = fs.KID(weights="random", subsets=20, subset_size=1000)
-    states = [fs.FeatureState(outputs=[rng.normal(m, 1, size=(12, 32))], targets=[rng.normal(0, 1, size=(12, 32))]) for m in (0.0, 0.5)]
+    kid = KID(weights="random", subsets=20, subset_size=1000)
+    states = [FeatureState(outputs=[rng.normal(m, 1, size=(12, 32))], targets=[rng.normal(0, 1, size=(12, 32))]) for m in (0.0, 0.5)]
     values = [kid.compute(s) for s in states]  # two models, one metric
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: kid:")]
     assert len(warnings) == 1 and "used 6" in warnings[0]

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 from mmeval.metrics import prdc as pr
-from mmeval.metrics.image import feature_sets as fs
+from mmeval.fsutil import sha256_file
+from mmeval.metrics.image.fid import FID
+from mmeval.metrics.image.precision_recall import PRDC
+from mmeval.metrics.image.set_metric import FeatureState
 
 prdc_package = pytest.importorskip("prdc")  # dev-only reference (NAVER's implementation)
 
@@ -92,9 +95,9 @@ def test_too_few_rows_or_bad_k_are_refused():
     with pytest.raises(ValueError, match="more than 5 rows"):
         pr.prdc(x, x, 5)
     with pytest.raises(ValueError, match="positive integer"):
-        fs.PRDC(weights="random", nearest_k=0)
+        PRDC(weights="random", nearest_k=0)
     with pytest.raises(ValueError, match="positive integer"):
-        fs.PRDC(weights="random", nearest_k=2.5)
+        PRDC(weights="random", nearest_k=2.5)
 
 
 # --- the `prdc` image metric -----------------------------------------------------------
@@ -103,26 +106,26 @@ def test_too_few_rows_or_bad_k_are_refused():
 def test_image_metric_on_features_equals_the_package_and_merges_exactly():
     rng = np.random.default_rng(6)
     outputs, targets = rng.normal(0.1, 1, size=(40, 2048)), rng.normal(size=(50, 2048))
-    metric = fs.PRDC(weights="random", nearest_k=4)
-    whole = metric.compute(fs.FeatureState(outputs=[outputs], targets=[targets]))
+    metric = PRDC(weights="random", nearest_k=4)
+    whole = metric.compute(FeatureState(outputs=[outputs], targets=[targets]))
     ref = reference(targets, outputs, 4)
     assert list(whole) == ["prdc", "recall", "density", "coverage"]
     assert whole["prdc"] == pytest.approx(ref["precision"], abs=1e-12)
     for key in KEYS[1:]:
         assert whole[key] == pytest.approx(ref[key], abs=1e-12)
-    shards = [fs.FeatureState(outputs=[outputs[a:b]], targets=[targets[a:b]]) for a, b in ((0, 13), (13, 40))]
+    shards = [FeatureState(outputs=[outputs[a:b]], targets=[targets[a:b]]) for a, b in ((0, 13), (13, 40))]
     shards[1].targets.append(targets[40:])
     assert metric.compute(metric.merge(*shards)) == whole
     # Precision's set bootstrap: the reference balls fixed, so all outputs give the value.
-    resampler = metric.set_resampler(fs.FeatureState(outputs=[outputs], targets=[targets]))
+    resampler = metric.set_resampler(FeatureState(outputs=[outputs], targets=[targets]))
     assert resampler.fixed_reference and resampler.value(np.arange(40)) == whole["prdc"]
     assert resampler.value(np.zeros(40, dtype=int)) in (0.0, 1.0)
 
 
 def test_image_metric_with_too_few_images_is_nan_with_a_note():
-    metric = fs.PRDC(weights="random")
+    metric = PRDC(weights="random")
     rng = np.random.default_rng(7)
-    values = metric.compute(fs.FeatureState(outputs=[rng.normal(size=(5, 2048))], targets=[rng.normal(size=(9, 2048))]))
+    values = metric.compute(FeatureState(outputs=[rng.normal(size=(5, 2048))], targets=[rng.normal(size=(9, 2048))]))
     assert all(math.isnan(v) for v in values.values()) and "more than nearest_k=5 images" in metric.note
     assert metric.value_range == (0.0, 1.0) and metric.set_level
     assert metric.extra_directions == {"recall": True, "density": True, "coverage": True}
@@ -141,13 +144,13 @@ def test_image_metric_runs_the_network_and_shares_fids_reference_cache(tmp_path,
     for i in range(6):
         refs.append(tmp_path / f"r{i}.png")
         Image.fromarray((rng.random((32, 32, 3)) * 255 * 0.6).astype(np.uint8)).save(refs[-1])
-    assert METRICS.get("prdc") is fs.PRDC
-    fid = fs.FID(weights="random")
+    assert METRICS.get("prdc") is PRDC
+    fid = FID(weights="random")
     fid.compute(fid.update(fid.init(), outputs, refs))
-    metric = fs.PRDC(weights="random", nearest_k=2)
+    metric = PRDC(weights="random", nearest_k=2)
     values = metric.compute(metric.update(metric.init(), outputs, refs))
     assert metric.cache.hits == 1  # FID's reference features, not a second pass over them
-    by_content = sorted(refs, key=fs.sha256_file)  # reference files form a set, ordered by hash
+    by_content = sorted(refs, key=sha256_file)  # reference files form a set, ordered by hash
     ref = reference(image_features(by_content, "random"), image_features(outputs, "random"), 2)
     assert values["prdc"] == pytest.approx(ref["precision"], abs=1e-12)
     assert values["coverage"] == pytest.approx(ref["coverage"], abs=1e-12)

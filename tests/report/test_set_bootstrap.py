@@ -13,7 +13,10 @@ from mmeval.metrics import resampling
 from mmeval.metrics.audio.fad import FAD
 from mmeval.metrics.diversity import Vendi, vendi_score
 from mmeval.metrics.frechet import GaussianStats, GaussianTarget, ReweightedFrechet, ReweightedStatsFrechet, stats_distance
-from mmeval.metrics.image import feature_sets as fs
+from mmeval.metrics.image.fid import FID
+from mmeval.metrics.image.inception_score import InceptionScore, inception_score_from_logits
+from mmeval.metrics.image.kid import KID, ResampledPolyMMD, poly_kernel, poly_mmd
+from mmeval.metrics.image.set_metric import FeatureState
 from mmeval.report import set_bootstrap as sb
 from mmeval.report.markdown import render_markdown
 
@@ -54,11 +57,11 @@ def test_a_biased_statistic_gets_a_bias_corrected_interval_around_its_value():
     # 30 outputs in 256 dimensions: resamples (~19 distinct outputs) have a larger FID, so
     # the raw percentiles lie above the value; the shifted interval keeps their width.
     x, y = gaussian_sets(30, m=40, d=256)
-    state = fs.FeatureState(outputs=[x], targets=[y])
-    value = fs.FID(weights="random").compute(state)["fid"]
-    raw_low, raw_high, median = sb.set_bootstrap(fs.FID(weights="random").set_resampler(state), resamples=50, seed=0)
+    state = FeatureState(outputs=[x], targets=[y])
+    value = FID(weights="random").compute(state)["fid"]
+    raw_low, raw_high, median = sb.set_bootstrap(FID(weights="random").set_resampler(state), resamples=50, seed=0)
     assert raw_low > value  # what an uncorrected percentile interval would report
-    fields = sb.set_interval_fields(fs.FID(weights="random"), state, resamples=50, seed=0)
+    fields = sb.set_interval_fields(FID(weights="random"), state, resamples=50, seed=0)
     assert fields["ci_low"] < value < fields["ci_high"]
     assert fields["ci_high"] - fields["ci_low"] == pytest.approx(raw_high - raw_low, rel=1e-9)
     assert f"{median - value:+.4g}" in fields["ci_note"]
@@ -66,17 +69,17 @@ def test_a_biased_statistic_gets_a_bias_corrected_interval_around_its_value():
 
 def test_kid_replicates_and_interval():
     x, y = gaussian_sets(150, m=150, d=32, seed=1)
-    resampler = fs.ResampledPolyMMD(x, y)
-    assert resampler.value(np.arange(150)) == pytest.approx(fs.poly_mmd(x, y), rel=1e-12)
+    resampler = ResampledPolyMMD(x, y)
+    assert resampler.value(np.arange(150)) == pytest.approx(poly_mmd(x, y), rel=1e-12)
     # A duplicated output is not paired with its own copy: compare with that pair sum by hand.
     picks = np.random.default_rng(0).integers(0, 150, 150)
-    kernel = fs.poly_kernel(x, x)[np.ix_(picks, picks)]
+    kernel = poly_kernel(x, x)[np.ix_(picks, picks)]
     distinct = picks[:, None] != picks[None, :]
-    kyy = fs.poly_kernel(y, y)
-    expected = kernel[distinct].mean() + (kyy.sum() - np.trace(kyy)) / (150 * 149) - 2 * fs.poly_kernel(x[picks], y).mean()
+    kyy = poly_kernel(y, y)
+    expected = kernel[distinct].mean() + (kyy.sum() - np.trace(kyy)) / (150 * 149) - 2 * poly_kernel(x[picks], y).mean()
     assert resampler.value(picks) == pytest.approx(expected, rel=1e-10)
     low, high, _ = sb.set_bootstrap(resampler, resamples=200, seed=0)
-    assert low < fs.poly_mmd(x, y) < high
+    assert low < poly_mmd(x, y) < high
 
 
 def test_fad_resamples_whole_clips():
@@ -120,9 +123,9 @@ def test_vendi_of_a_resample_counts_duplicates_as_weight():
 
 def test_inception_score_resampler_recomputes_the_score():
     logits = np.random.default_rng(4).normal(0, 3, size=(40, 1008))
-    metric = fs.InceptionScore(weights="random", splits=4)
-    resampler = metric.set_resampler(fs.FeatureState(outputs=[logits]))
-    assert resampler.value(np.arange(40)) == pytest.approx(fs.inception_score_from_logits(logits, 4)[0])
+    metric = InceptionScore(weights="random", splits=4)
+    resampler = metric.set_resampler(FeatureState(outputs=[logits]))
+    assert resampler.value(np.arange(40)) == pytest.approx(inception_score_from_logits(logits, 4)[0])
     assert not resampler.fixed_reference
 
 
@@ -137,18 +140,18 @@ def test_caps_give_reasons(monkeypatch):
     assert "at least 10" in sb.set_bootstrap(resampler, resamples=5, seed=0).reason
     monkeypatch.setattr(resampling, "MAX_SET_FLOATS", 100)
     x, y = gaussian_sets(20, m=20)
-    kid = fs.KID(weights="random")
-    assert "MiB (cap" in kid.set_resampler(fs.FeatureState(outputs=[x], targets=[y])).reason
+    kid = KID(weights="random")
+    assert "MiB (cap" in kid.set_resampler(FeatureState(outputs=[x], targets=[y])).reason
 
 
 def test_interval_fields_say_what_was_resampled():
     x, y = gaussian_sets(60, m=80, d=8)
-    fid = fs.FID(weights="random")
-    fields = sb.set_interval_fields(fid, fs.FeatureState(outputs=[x], targets=[y]), resamples=50, seed=0)
+    fid = FID(weights="random")
+    fields = sb.set_interval_fields(fid, FeatureState(outputs=[x], targets=[y]), resamples=50, seed=0)
     assert fields["ci_low"] < fields["ci_high"]
     assert fields["ci_method"] == "set-bootstrap" and fields["ci_resamples"] == 50
     assert fields["ci_note"].startswith("outputs resampled with replacement; reference set fixed; percentiles shifted by")
-    none = sb.set_interval_fields(fid, fs.FeatureState(outputs=[x[:1]], targets=[y]), resamples=50, seed=0)
+    none = sb.set_interval_fields(fid, FeatureState(outputs=[x[:1]], targets=[y]), resamples=50, seed=0)
     assert "ci_low" not in none and none["ci_note"].startswith("no interval: ")
 
 

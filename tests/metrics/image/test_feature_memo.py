@@ -121,7 +121,9 @@ def test_the_key_holds_weights_and_threads(images, memo, monkeypatch):
 
 
 def test_fid_kid_and_prdc_read_one_reference_cache_entry(images, tmp_path, monkeypatch):
-    from mmeval.metrics.image.feature_sets import FID, KID, PRDC
+    from mmeval.metrics.image.fid import FID
+    from mmeval.metrics.image.kid import KID
+    from mmeval.metrics.image.precision_recall import PRDC
 
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(fm, "MEMO", fm.FeatureMemo(max_bytes=0))  # only the disk cache can share

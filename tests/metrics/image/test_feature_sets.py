@@ -11,7 +11,10 @@ from PIL import Image
 from mmeval.errors import InputError, IntegrityError
 from mmeval.metrics.frechet import GaussianStats, frechet_distance
 from mmeval.metrics.image import feature_memo
-from mmeval.metrics.image import feature_sets as fs
+from mmeval.fsutil import sha256_file
+from mmeval.metrics.image.fid import FID
+from mmeval.metrics.image.inception_score import inception_score_from_logits
+from mmeval.metrics.image.kid import KID, poly_mmd
 from mmeval.metrics.image.inception import NETWORK, WEIGHTS_FILE, image_features, resolve_weights
 
 
@@ -41,7 +44,7 @@ def test_kid_matches_torchmetrics_poly_mmd():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(50, 32)), rng.normal(0.2, 1, size=(50, 32))
     expected = float(tm_poly_mmd(torch.from_numpy(x), torch.from_numpy(y)))
-    assert fs.poly_mmd(x, y) == pytest.approx(expected, rel=1e-6)
+    assert poly_mmd(x, y) == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("splits", [1, 5])
@@ -56,7 +59,7 @@ def test_inception_score_matches_torchmetrics_math(splits):
     perm = torch.randperm(60)  # torchmetrics shuffles before splitting; reproduce its order
     torch.manual_seed(0)
     tm_mean, tm_std = metric.compute()
-    mean, std = fs.inception_score_from_logits(logits[perm.numpy()], splits, "torchmetrics")
+    mean, std = inception_score_from_logits(logits[perm.numpy()], splits, "torchmetrics")
     assert mean == pytest.approx(float(tm_mean), rel=1e-6)
     if splits > 1:
         assert std == pytest.approx(float(tm_std), rel=1e-6)
@@ -71,7 +74,7 @@ def test_inception_score_equals_torch_fidelity_by_default(n, splits):
 
     logits = np.random.default_rng(n).normal(0, 3, size=(n, 1008))
     expected = isc_features_to_metric(torch.from_numpy(logits), splits=splits)
-    mean, std = fs.inception_score_from_logits(logits, splits)
+    mean, std = inception_score_from_logits(logits, splits)
     assert mean == pytest.approx(expected["inception_score_mean"], rel=1e-9)
     assert std == pytest.approx(expected["inception_score_std"], rel=1e-9, abs=1e-12)
 
@@ -93,7 +96,7 @@ def test_fid_of_a_set_with_itself_is_zero_and_batching_does_not_matter(image_set
     features = image_features(image_set, "random")
     trace = np.trace(GaussianStats.of(features).cov)
     for batch in (12, 5):
-        metric = fs.FID(weights="random", batch_size=4)
+        metric = FID(weights="random", batch_size=4)
         state = metric.init()
         for i in range(0, 12, batch):
             state = metric.update(state, image_set[i : i + batch], image_set[i : i + batch])
@@ -106,27 +109,27 @@ def test_fid_and_kid_equal_reference_math_on_same_features(image_set, monkeypatc
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     outs, refs = image_set[:6], image_set[6:]
     fo, fr = image_features(outs, "random"), image_features(refs, "random")
-    fid = fs.FID(weights="random")
+    fid = FID(weights="random")
     value = fid.compute(fid.update(fid.init(), outs, refs))["fid"]
     expected = calculate_frechet_distance(fo.mean(0), np.cov(fo, rowvar=False), fr.mean(0), np.cov(fr, rowvar=False))
     assert value == pytest.approx(expected, rel=1e-6)
-    kid = fs.KID(weights="random", subsets=1, subset_size=5)
+    kid = KID(weights="random", subsets=1, subset_size=5)
     rng = np.random.default_rng(0)  # KID's own draw of one subset per side
     picked_outputs, picked_targets = rng.permutation(6)[:5], rng.permutation(6)[:5]
-    by_content = sorted(range(6), key=lambda i: fs.sha256_file(refs[i]))  # reference files form a set, sorted by hash
-    expected_kid = fs.poly_mmd(fo[picked_outputs], fr[by_content][picked_targets])
+    by_content = sorted(range(6), key=lambda i: sha256_file(refs[i]))  # reference files form a set, sorted by hash
+    expected_kid = poly_mmd(fo[picked_outputs], fr[by_content][picked_targets])
     assert kid.compute(kid.update(kid.init(), outs, refs))["kid"] == pytest.approx(expected_kid, rel=1e-6)
 
 
 def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path):
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     outputs = [np.zeros((40, 40, 3), np.uint8)] * 12
-    first = fs.FID(weights="random")
+    first = FID(weights="random")
     expected = first.compute(first.update(first.init(), outputs, image_set))["fid"]
     assert first.cache.misses == 1
 
     monkeypatch.setattr(feature_memo, "MEMO", feature_memo.FeatureMemo(max_bytes=0))  # only the disk cache shares
-    second = fs.FID(weights="random")
+    second = FID(weights="random")
     state = second.update(second.init(), outputs, image_set)
     second._settle(state)  # the 4 outputs after the last full chunk
     embedded = NETWORK.images  # only the reference side is under test: the outputs were just embedded
@@ -135,7 +138,7 @@ def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path
 
 
 def test_random_weights_are_labelled():
-    metric = fs.FID(weights="random")
+    metric = FID(weights="random")
     assert "weights:random-seed0" in metric.fingerprint() and metric.not_comparable == "random weights"
 
 
@@ -155,5 +158,5 @@ def test_missing_and_wrong_weights(tmp_path, monkeypatch):
 def test_inception_score_survives_extreme_logits():
     rng = np.random.default_rng(6)
     logits = rng.normal(0, 800, size=(16, 1008))  # untrained networks produce such logits
-    mean, std = fs.inception_score_from_logits(logits, 2)
+    mean, std = inception_score_from_logits(logits, 2)
     assert np.isfinite(mean) and np.isfinite(std) and 1.0 <= mean <= 16.0

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from mmeval.metrics.image import feature_memo
-from mmeval.metrics.image import feature_sets as fs
+from mmeval.metrics.image.fid import FID
+from mmeval.metrics.image.inception_score import InceptionScore
+from mmeval.metrics.image.kid import KID
+from mmeval.metrics.image.precision_recall import PRDC
 from mmeval.metrics.image.inception import CHUNK, image_features, load_network
 
 N = 11  # one full chunk and a partial one
@@ -45,7 +48,7 @@ def run(metric, outputs, targets, split):
 
 
 def test_inception_score_and_logits_are_bit_identical_at_batch_sizes_1_7_64(images, passes):
-    metric = fs.InceptionScore(weights="random", splits=2)
+    metric = InceptionScore(weights="random", splits=2)
     results = {}
     for split in (1, 7, 64):
         passes.clear()
@@ -62,7 +65,7 @@ def test_inception_score_and_logits_are_bit_identical_at_batch_sizes_1_7_64(imag
 def test_fid_features_are_bit_identical_at_batch_sizes_1_7_64(images, passes, tmp_path, monkeypatch):
     monkeypatch.setenv("MMEVAL_CACHE_DIR", str(tmp_path))
     targets = images[::-1]
-    metric = fs.FID(weights="random")
+    metric = FID(weights="random")
     outs = {}
     for split in (1, 7, 64):
         state, values = run(metric, images, targets, split)
@@ -85,7 +88,7 @@ def test_an_image_has_the_same_features_anywhere_in_a_chunk_and_padded(images):
 
 
 def test_shards_merge_to_the_one_stream_rows(images, passes):
-    metric = fs.InceptionScore(weights="random", splits=2)
+    metric = InceptionScore(weights="random", splits=2)
     one_stream, _ = run(metric, images, [None] * N, N)
     expected = np.concatenate(one_stream.outputs)
     # a: 3 images pending; b: a full chunk embedded; c: 0 rows, 0 pending
@@ -103,7 +106,7 @@ def test_shards_merge_to_the_one_stream_rows(images, passes):
 
 
 def test_fingerprint_names_the_forward_shape():
-    for metric in (fs.FID(weights="random"), fs.KID(weights="random"), fs.InceptionScore(weights="random"), fs.PRDC(weights="random")):
+    for metric in (FID(weights="random"), KID(weights="random"), InceptionScore(weights="random"), PRDC(weights="random")):
         assert f"forward:chunk{CHUNK}" in metric.fingerprint()
 
 
