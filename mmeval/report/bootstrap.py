@@ -152,7 +152,7 @@ def paired_stats_replicates(metric: Any, baseline: Any, candidate: Any, *, resam
     draws = _draws(n, resamples, seed)
     block = max(1, COUNT_ELEMENTS // n)
     for start in range(0, resamples, block):
-        counts = np.array([np.bincount(next(draws), minlength=n) for _ in range(min(block, resamples - start))], dtype=float)
+        counts = _counts(draws, n, min(block, resamples - start))
         with np.errstate(invalid="ignore"):
             diffs = metric.stats_values(counts @ candidate) - metric.stats_values(counts @ baseline)
         out.extend(d for d in diffs.tolist() if math.isfinite(d))
@@ -163,13 +163,16 @@ def paired_stats_replicates(metric: Any, baseline: Any, candidate: Any, *, resam
 def resample_counts(n: int, resamples: int, seed: int) -> Any:
     """(resamples, n) float64, read-only: how often each of n units is drawn in each
     replicate. Cached: every metric and model scored on the same samples shares them."""
-    import numpy as np
-
-    counts = np.empty((resamples, n))
-    for r, picks in enumerate(_draws(n, resamples, seed)):
-        counts[r] = np.bincount(picks, minlength=n)
+    counts = _counts(_draws(n, resamples, seed), n, resamples)
     counts.flags.writeable = False
     return counts
+
+
+def _counts(draws: Iterator[Any], n: int, rows: int) -> Any:
+    """(rows, n) float64: how often each unit is drawn in each of the next `rows` draws."""
+    import numpy as np
+
+    return np.array([np.bincount(next(draws), minlength=n) for _ in range(rows)], dtype=np.float64).reshape(rows, n)
 
 
 def _draws(n: int, resamples: int, seed: int) -> Iterator[Any]:
