@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ..errors import InputError, IntegrityError, MissingExtra, SpecError
 from ..media.blob import MediaBlob
+from ..runinfo import best_device
 from .integrity import checkpoint_digest
 from .textgen import row_generators
 
@@ -124,7 +125,7 @@ class DiffusersPipeline:
         self.steps, self.guidance_scale, self.height, self.width = num_inference_steps, guidance_scale, height, width
         self.negative_prompt, self.batch_size = negative_prompt, batch_size
         self.index = read_model_index(path)
-        self.device = device or _best_device()
+        self.device = device or best_device()
         self.dtype = _resolve_dtype(dtype, self.device)
         self._digest = checkpoint_digest(path)  # verified before any model runs (exit 4)
         self.weights_sha256 = self._digest  # recorded in provenance manifests
@@ -203,12 +204,6 @@ class DiffusersPipeline:
                     pixels = np.repeat(pixels, 3, axis=-1)
                 out.append(MediaBlob(png_bytes(np.ascontiguousarray(pixels[..., :3])), f"{safe_stem(sid)}.png"))
         return out
-
-
-def _best_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _resolve_dtype(dtype: str, device: str) -> str:

@@ -17,14 +17,9 @@ from typing import Any
 
 from ..errors import InputError, MissingExtra, SpecError
 from ..registry import load_object
+from ..runinfo import best_device
 from .integrity import checkpoint_digest
 from .textgen import Decoding, LogitsProcessor, decode, processor_fingerprint, row_generators
-
-
-def best_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def import_transformers() -> Any:

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..errors import InputError, SpecError
 from ..media.blob import MediaBlob
-from .hf import best_device, import_transformers
+from ..runinfo import best_device
+from .hf import import_transformers
 from .integrity import checkpoint_digest
 from .textgen import sample_seed
 

@@ -22,7 +22,8 @@ from ..catalog.extract import extract
 from ..catalog.vocab import encode
 from ..errors import InputError, SpecError
 from ..media.blob import MediaBlob
-from .hf import HFCausalLM, best_device
+from ..runinfo import best_device
+from .hf import HFCausalLM
 from .integrity import verify_folder
 from .textgen import processor_fingerprint, row_generators
 
