@@ -45,11 +45,12 @@ def main() -> None:
     args = parser.parse_args()
     use_threads(args)
     import mmeval.runner
+    import mmeval.runner.shard
     from mmeval.metrics.image import feature_memo
     from mmeval.metrics.image.inception import NETWORK
 
     spent: dict[str, float] = defaultdict(float)
-    timed(mmeval.runner, "_generate", spent, "generation")
+    timed(mmeval.runner.shard, "_generate", spent, "generation")
     timed(feature_memo, "inception_layers", spent, "inception")
     rounds: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:

@@ -106,11 +106,11 @@ def direct(folder: Path) -> dict[str, float]:
 
 
 PHASES = [  # (object, function name, phase)
-    ("runner", "_generate", "generate"),
-    ("runner", "_apply_gates", "gates"),
+    ("shard", "_generate", "generate"),
+    ("shard", "_apply_gates", "gates"),
     ("recorder", "on_outputs", "records: digests and previews"),
     ("recorder", "flush", "records: write"),
-    ("runner", "_score_batch", "score (incl. per-sample values)"),
+    ("shard", "_score_batch", "score (incl. per-sample values)"),
     ("recorder", "interval_fields", "intervals"),
     ("runner", "write_report_files", "report files and signature"),
 ]
@@ -119,9 +119,10 @@ PHASES = [  # (object, function name, phase)
 def timed_phases() -> dict[str, float]:
     """Wrap the run's phase functions with timers (no profiler: its overhead would skew)."""
     import mmeval.runner
+    import mmeval.runner.shard
     from mmeval.report.records import SampleRecorder
 
-    owners = {"runner": mmeval.runner, "recorder": SampleRecorder}
+    owners = {"runner": mmeval.runner, "shard": mmeval.runner.shard, "recorder": SampleRecorder}
     spent: dict[str, float] = defaultdict(float)
     for owner, name, phase in PHASES:
         original = getattr(owners[owner], name)

@@ -115,12 +115,20 @@ class Dataset:
                 meta=meta,
             )
 
-    def batches(self, size: int) -> Iterator[list[Sample]]:
+    def batches(self, size: int, numbers: range | None = None) -> Iterator[tuple[int, list[Sample]]]:
+        """(batch number, samples) for the batches of `size` whose numbers are in `numbers`
+        (default: all); a rank of a distributed run reads only its own."""
+        numbers = numbers if numbers is not None else range(-(-len(self) // size))
         batch: list[Sample] = []
-        for sample in self:
+        for index, sample in enumerate(self):
+            number = index // size
+            if number >= numbers.stop:
+                break
+            if number < numbers.start:
+                continue
             batch.append(sample)
             if len(batch) == size:
-                yield batch
+                yield number, batch
                 batch = []
         if batch:
-            yield batch
+            yield numbers.stop - 1, batch

@@ -9,10 +9,16 @@ Only what a model generated in this run is timed (`n` is that count). A model wh
 outputs were all reused from the resume cache gets its entries with `value: null` and
 `note: "not measured: outputs reused"`, so a reused run never hides that it measured
 nothing. The tracker also counts outputs generated and reused per model for the report.
+
+Distributed runs (torchrun): each rank times its shard; the report's figures are the
+whole run's (latencies over every sample, throughput = all samples over the longest
+rank's generation time, since ranks generate at once, peak memory the largest rank's),
+and its `ranks` section has each rank's own (`rank_figures`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import resource
 import sys
@@ -57,26 +63,46 @@ def _peak_rss_bytes() -> int:
 
 def count_parameters(adapter: Any, depth: int = 3) -> int | None:
     """Parameters of every torch module reachable from the adapter's attributes."""
+    modules = module_parameters(adapter, depth)
+    return sum(modules.values()) if modules else None
+
+
+def module_parameters(adapter: Any, depth: int = 3) -> dict[str, int]:
+    """Parameters of each torch module reachable from the adapter's attributes, by the
+    attribute path it was found at (a parameter two modules share is counted once)."""
     torch = sys.modules.get("torch")
     if torch is None:
-        return None
-    seen: dict[int, Any] = {}
+        return {}
+    seen: dict[int, tuple[str, Any]] = {}
 
-    def walk(obj: Any, level: int) -> None:
+    def walk(obj: Any, path: str, level: int) -> None:
         if isinstance(obj, torch.nn.Module):
-            seen.setdefault(id(obj), obj)
+            seen.setdefault(id(obj), (path, obj))
         elif level > 0 and isinstance(obj, dict):
-            for value in obj.values():
-                walk(value, level - 1)
+            for key, value in obj.items():
+                walk(value, f"{path}[{key!r}]", level - 1)
         elif level > 0 and hasattr(obj, "__dict__") and not isinstance(obj, type):
-            for value in vars(obj).values():
-                walk(value, level - 1)
+            for key, value in vars(obj).items():
+                walk(value, f"{path}.{key}", level - 1)
 
-    walk(adapter, depth)
-    if not seen:
-        return None
-    unique = {id(p): p for m in seen.values() for p in m.parameters()}
-    return sum(p.numel() for p in unique.values())
+    walk(adapter, "", depth)
+    counted: set[int] = set()
+    modules: dict[str, int] = {}
+    for path, module in seen.values():
+        fresh = [p for p in module.parameters() if id(p) not in counted]
+        counted.update(id(p) for p in fresh)
+        modules[path] = sum(p.numel() for p in fresh)
+    return modules
+
+
+def _merged_requests(a: Any, b: Any) -> Any:
+    """Two ranks' request figures (openai adapter's `request_stats()`) as one run's:
+    latencies join, counts add, the wall time is the longer (ranks ask at once)."""
+    merged = copy.deepcopy(a)
+    for name, value in vars(b).items():
+        mine = getattr(merged, name)
+        setattr(merged, name, mine + value if not isinstance(value, float) else max(mine, value))
+    return merged
 
 
 class EfficiencyTracker:
@@ -84,6 +110,9 @@ class EfficiencyTracker:
 
     def __init__(self) -> None:
         self.times: dict[str, _ModelTimes] = {}
+        self.processes = 1  # ranks folded in (absorb)
+        self.modules: dict[str, dict[str, int]] = {}  # model -> module path -> parameters (note_adapters)
+        self.requests: dict[str, Any] = {}  # model -> request figures (note_adapters)
 
     @contextmanager
     def measure(self, model: str, samples: int) -> Iterator[None]:
@@ -100,6 +129,41 @@ class EfficiencyTracker:
         peak = cuda.max_memory_allocated() if cuda is not None else _peak_rss_bytes()
         times.peak_bytes = max(times.peak_bytes, peak)
 
+    def note_adapters(self, adapters: dict[str, Any]) -> None:
+        """What this rank's adapters hold at the end of its shard, for rank 0's tracker: the
+        modules they loaded (a rank may load only some, e.g. one per modality) and their
+        request figures."""
+        for model, adapter in adapters.items():
+            self.modules[model] = module_parameters(adapter)
+            stats_of = getattr(adapter, "request_stats", None)
+            if stats_of is not None:
+                self.requests[model] = copy.deepcopy(stats_of())
+
+    def absorb(self, other: EfficiencyTracker, adapters: dict[str, Any]) -> None:
+        """Fold in another rank's times, which ran at the same time as these; `adapters`
+        are this rank's (noted first, then merged with the other's)."""
+        if not self.modules:
+            self.note_adapters(adapters)
+        for model, modules in other.modules.items():
+            self.modules[model] = {**modules, **self.modules.get(model, {})}
+        for model, stats in other.requests.items():
+            self.requests[model] = _merged_requests(self.requests[model], stats) if model in self.requests else stats
+        for model, theirs in other.times.items():
+            mine = self.times.setdefault(model, _ModelTimes())
+            mine.per_sample += theirs.per_sample
+            mine.samples += theirs.samples
+            mine.seconds = max(mine.seconds, theirs.seconds)
+            mine.peak_bytes = max(mine.peak_bytes, theirs.peak_bytes)
+            mine.reused += theirs.reused
+        self.processes += other.processes
+
+    def rank_figures(self) -> dict[str, dict[str, Any]]:
+        """Per model: outputs generated and reused, generation seconds, throughput and peak memory."""
+        return {model: {"generated": t.samples, "reused": t.reused, "seconds": t.seconds,
+                        "throughput_sps": t.samples / t.seconds if t.seconds > 0 else None,
+                        "peak_memory_mb": t.peak_bytes / 2**20 if t.samples else None}
+                for model, t in self.times.items()}
+
     def note_reused(self, model: str, samples: int) -> None:
         self.times.setdefault(model, _ModelTimes()).reused += samples
 
@@ -112,22 +176,25 @@ class EfficiencyTracker:
         """One entry per figure for every model that runs (`runs_model`), measured or null with a note."""
         out = []
         device = "cuda" if _cuda() is not None else "cpu"
-        fp = fingerprint("efficiency", device=device, memory="cuda-peak-allocated" if device == "cuda" else "process-peak-rss", latency="batch-time-per-sample")
+        ranks = {"processes": self.processes} if self.processes > 1 else {}  # figures of 2 ranks are not one process's
+        fp = fingerprint("efficiency", device=device, memory="cuda-peak-allocated" if device == "cuda" else "process-peak-rss",
+                         latency="batch-time-per-sample", **ranks)
         for model, adapter in adapters.items():
             if not getattr(adapter, "runs_model", True):
                 continue
             times = self.times.get(model, _ModelTimes())
-            for key, (value, note) in _figures(times, adapter).items():
+            parameters = (sum(self.modules[model].values()) or None) if model in self.modules else count_parameters(adapter)
+            for key, (value, note) in _figures(times, parameters).items():
                 entry = {"model": model, "metric": key, "key": key, "value": value, "n": times.samples,
                          "fingerprint": fp, "higher_is_better": key == "throughput_sps", "kind": "efficiency"}
                 if value is None:
                     entry["note"] = note
                 out.append(entry)
-            out += _request_results(model, adapter)
+            out += _request_results(model, adapter, self.requests.get(model))
         return out
 
 
-def _request_results(model: str, adapter: Any) -> list[dict[str, Any]]:
+def _request_results(model: str, adapter: Any, stats: Any = None) -> list[dict[str, Any]]:
     """Extra figures of an adapter that makes requests to a server (`request_stats()`: the
     latency of each answered request, `usage` output tokens, retries, wall time): request
     latency percentiles, output tokens/s over the wall time of generation (requests run
@@ -135,7 +202,7 @@ def _request_results(model: str, adapter: Any) -> list[dict[str, Any]]:
     stats_of = getattr(adapter, "request_stats", None)
     if stats_of is None:
         return []
-    stats = stats_of()
+    stats = stats if stats is not None else stats_of()  # merged over the ranks, or this process's
     n = len(stats.latencies)
     none = "not measured: no requests in this run (outputs reused)" if not n else ""
     tokens: tuple[float | None, str] = (None, none or "not reported: the server sent no usage")
@@ -159,7 +226,7 @@ def _request_results(model: str, adapter: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _figures(times: _ModelTimes, adapter: Any) -> dict[str, tuple[float | int | None, str]]:
+def _figures(times: _ModelTimes, parameters: int | None) -> dict[str, tuple[float | int | None, str]]:
     """Each figure as (value, why it is None)."""
     if times.samples:
         unmeasured = ""
@@ -172,7 +239,6 @@ def _figures(times: _ModelTimes, adapter: Any) -> dict[str, tuple[float | int | 
     else:
         unmeasured = "not measured: outputs reused" if times.reused else "not measured: no outputs generated"
         figures = {key: (None, unmeasured) for key in ("latency_p50_s", "latency_p95_s", "throughput_sps", "peak_memory_mb")}
-    parameters = count_parameters(adapter)
     # Adapters load weights lazily: with every output reused there may be no module to count.
     why = f"not counted: {unmeasured.removeprefix('not measured: ')}, model not loaded" if unmeasured else "not counted: no torch module reachable from the adapter"
     figures["parameters"] = (parameters, "" if parameters is not None else why)

@@ -14,6 +14,10 @@ takes `final`'s place in one rename, on any error (SIGINT and SIGTERM included, 
   since it may hold plaintext outputs.
 
 No lock or marker file is ever left outside `final`.
+
+`private_directory()` is the same idea for work that must not appear in any output (a
+rank's shard of a distributed run, whose files travel to rank 0): a locked folder in the
+temporary directory, removed at the end, and when a `kill -9` left one, by the next start.
 """
 
 from __future__ import annotations
@@ -136,3 +140,33 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
+
+
+_PRIVATE_PREFIX = "mmeval-private-"
+
+
+@contextmanager
+def private_directory() -> Iterator[Path]:
+    """Yield a locked, 0700 temporary folder; it is removed afterwards. Unlocked ones left
+    by killed processes (they may hold plaintext outputs) are removed first."""
+    root = Path(tempfile.gettempdir())
+    for stale in root.glob(_PRIVATE_PREFIX + "*"):
+        try:
+            if time.time() - stale.stat().st_mtime < 60:  # may be a process's, between creating and locking it
+                continue
+        except OSError:
+            continue
+        fd = _try_lock(stale)  # None: live, or not ours to open
+        if fd is not None:
+            try:
+                shutil.rmtree(stale, ignore_errors=True)
+            finally:
+                os.close(fd)
+    folder = Path(tempfile.mkdtemp(prefix=_PRIVATE_PREFIX))
+    fd = _try_lock(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if fd is not None:
+            os.close(fd)

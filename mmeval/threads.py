@@ -8,7 +8,8 @@ anything heavy loads, so all of them get one deliberate count (on a machine shar
 other jobs, `--threads 1` is often the fastest):
 
 - `--threads N`, else `$MMEVAL_THREADS`, else one per physical core this process may run
-  on (its CPU affinity, SMT siblings counted once, capped by a cgroup CPU quota);
+  on (its CPU affinity, SMT siblings counted once, capped by a cgroup CPU quota), divided
+  among the ranks torchrun started on this machine (LOCAL_WORLD_SIZE);
 - torch intra-op threads: `torch.set_num_threads` when torch is loaded already, else
   OMP_NUM_THREADS, which torch reads when it loads (so the CLI's start-up imports no torch);
 - OMP/MKL/OpenBLAS env vars, for the libraries that start later (and for child
@@ -93,7 +94,16 @@ def _choose(requested: int | str | None) -> tuple[int, str]:
     from_env = os.environ.get(ENV_VAR, "")
     if from_env.strip():  # set but empty (a CI template's blank input) means not set
         return _parse(from_env, f"${ENV_VAR}"), f"${ENV_VAR}"
+    ranks = _local_ranks()
+    if ranks > 1:  # torchrun started this many ranks on this machine: they share its cores
+        return max(1, available_cores() // ranks), f"cores/{ranks} ranks"
     return available_cores(), "cores"
+
+
+def _local_ranks() -> int:
+    """Ranks of a torchrun run on this machine (LOCAL_WORLD_SIZE), 1 outside torchrun."""
+    text = os.environ.get("LOCAL_WORLD_SIZE", "1").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
 def _parse(value: int | str, where: str) -> int:

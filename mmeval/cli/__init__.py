@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import MmevalError
 
     args.debug = getattr(args, "debug", False)
+    if args.debug:  # for code that cannot see args (a rank's traceback, distributed.py)
+        os.environ["MMEVAL_DEBUG"] = "1"
     _terminate_like_interrupt()
     try:
         code = int(importlib.import_module(args._module).main(args))
@@ -69,10 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MmevalError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {_one_line(str(exc))}\n")
+        if not getattr(exc, "quiet", False):  # a rank other than 0 of a failed run: rank 0 says why
+            sys.stderr.write(f"error: {_one_line(str(exc))}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"error: {_interrupted(exc)}\n")
         return 130
     except BrokenPipeError:  # `mmeval ... | head`: the reader has all it wanted
         if args.debug:
@@ -91,13 +95,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding like Ctrl-C."""
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    rank = os.environ.get("RANK") if os.environ.get("WORLD_SIZE", "1") not in ("", "1") else None
+    if isinstance(exc, Terminated) and rank is not None:  # torchrun ends every rank when one fails
+        return f"rank {rank}: stopped by torchrun because another rank failed (torchrun's summary names it); no report was written"
+    return "interrupted"
+
+
 def _terminate_like_interrupt() -> None:
     """SIGTERM (CI cancelling a job, `kill`) unwinds like Ctrl-C, so partial output folders
     and plaintext are cleaned up on the way out (staging.py) instead of left behind."""
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, interrupt)

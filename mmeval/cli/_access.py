@@ -66,13 +66,13 @@ def suite_identity(path: Path) -> tuple[str, str]:
     return suite.name, suite.sha256
 
 
-def authorize_suite(args: argparse.Namespace, action: str, suite: Path) -> str:
+def authorize_suite(args: argparse.Namespace, action: str, suite: Path, log: Any = None) -> str:
     from ..security.policy import authorize
 
     name, sha256 = suite_identity(suite)
     out = [args.out] if getattr(args, "out", None) else []  # a run written into a project is governed by it
     return authorize(action, name, principal=getattr(args, "principal", None), policy=policy_for(args, suite, *out, *_ring(args)),
-                     suite_sha256=sha256, suite_path=str(suite))
+                     log=log, suite_sha256=sha256, suite_path=str(suite))
 
 
 def _ring(args: argparse.Namespace) -> list[Path]:

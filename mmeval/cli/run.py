@@ -6,6 +6,8 @@ ring (`--keyring` or $MMEVAL_KEYRING), raw outputs are sealed into RUN_DIR/store
 plaintext resume cache is off for the run. A run that did not complete resumes from the
 cache; a completed run's outputs are reused only with `--reuse-outputs` (then untimed).
 torch and BLAS threads are set first, before numpy or torch load (mmeval/threads.py).
+Under `torchrun ... -m mmeval run` every rank authorizes, rank 0 alone writes the audit
+trail (one run-start/run-end pair with `world_size`), the summary and the report.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from ._access import add_access_arguments, authorize_suite, suite_identity
 
@@ -38,6 +41,7 @@ def main(args: argparse.Namespace) -> int:
     from ..threads import configure_threads
 
     configure_threads(args.threads)  # before the imports below load numpy's BLAS and torch
+    from ..distributed import current_world
     from ..report.summary import summarize
     from ..runner import run
     from ..security.auditlog import AuditLog
@@ -45,19 +49,23 @@ def main(args: argparse.Namespace) -> int:
 
     if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
         os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
+    world = current_world()  # under torchrun: one run, many ranks; rank 0 keeps the audit trail
+    log = AuditLog.default() if world.primary else _DenialsOnly(AuditLog.default())
     suite_name, suite_sha256 = suite_identity(args.suite)
-    principal = authorize_suite(args, "run", args.suite)  # name and sha256 of the suite file
+    principal = authorize_suite(args, "run", args.suite, log=log)  # name and sha256 of the suite file
     extras = {}
     ring_path = configured_path(args.keyring)
     if ring_path is not None:
         extras["keyring"] = KeyRing.load(ring_path)
-    log = AuditLog.default()
-    log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None)
+    if not world.primary:
+        return run(args.suite, args.out, progress=False, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
+                   suite_sha256=suite_sha256).exit_code
+    log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None, world_size=world.size)
     try:
         result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
                      suite_sha256=suite_sha256)  # the bytes access was decided on, not a file swapped since
     except BaseException as exc:
-        log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__)
+        log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__, world_size=world.size)
         raise
     report = result.report
     for gate in report.get("gates", []):
@@ -67,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
         )
     log.append(
         "run-end", principal=principal, suite=suite_name, run_id=report["run_id"], status=report["status"],
-        run_dir=str(result.run_dir), store_records=report.get("store", {}).get("records", 0),
+        run_dir=str(result.run_dir), store_records=report.get("store", {}).get("records", 0), world_size=world.size,
     )
     if not args.quiet:
         print(summarize(report, str(result.run_dir)))
@@ -76,3 +84,15 @@ def main(args: argparse.Namespace) -> int:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
     return result.exit_code
+
+
+class _DenialsOnly:
+    """The audit log as a rank other than 0 writes it: its own refusals, not a second copy
+    of the access decision, run start and end that rank 0 records once for the run."""
+
+    def __init__(self, log: Any):
+        self.log = log
+
+    def append(self, event: str, principal: str | None = None, **fields: Any) -> None:
+        if fields.get("decision") == "deny":
+            self.log.append(event, principal=principal, **fields)

@@ -4,6 +4,10 @@ Each batch of a model's outputs reaches every gate as GateItems (sample id, mode
 output). A gate allows them, transforms them (e.g. anonymizes text; the transformed
 outputs are what gets scored and stored) or blocks the run. Findings hold identifiers,
 types and counts, never the values they found.
+
+A gate that counts what it did for its `describe()` (the watermark gate's marked
+outputs) also has `shard_state()` and `absorb(state)`: on a distributed run each rank's
+gate counts its shard and rank 0's absorbs the others before the report describes it.
 """
 
 from __future__ import annotations
@@ -61,3 +65,12 @@ class Gate(Protocol):
     def describe(self) -> dict[str, Any]:
         """What the report should say about this gate (name, settings, detectors that ran)."""
         ...
+
+
+def check_same_key(mine: str | None, theirs: str | None, gate: str) -> None:
+    """Ranks of one run sign with one key, or the report would vouch for manifests it cannot."""
+    if mine != theirs:
+        from ..errors import IntegrityError
+
+        raise IntegrityError(f"gate {gate!r}: ranks signed with different keys ({mine} and {theirs}); "
+                             "give every node the same MMEVAL_SIGNING_KEY")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import IntegrityError, InputError
-from .base import Decision, Finding, GateContext, GateItem
+from .base import Decision, Finding, GateContext, GateItem, check_same_key
 from ..fsutil import safe_stem
 from ..media.blob import is_media, media_bytes, output_file
 from .watermark import ring_from
@@ -98,6 +98,15 @@ class ProvenanceGate:
         if modality in self.require_watermark and not detection.detected:
             return Finding(item.id, item.model, "unmarked", {"p_value": detection.p_value})
         return None
+
+    def shard_state(self) -> tuple[str | None, Counter]:
+        """The key this rank signed with and what it checked, for rank 0 to `absorb`."""
+        return (self._keys.key_id if self._keys else None), Counter(self._checked)
+
+    def absorb(self, state: tuple[str | None, Counter]) -> None:
+        key_id, checked = state
+        check_same_key(self._keys.key_id if self._keys else None, key_id, "provenance")
+        self._checked.update(checked)
 
     def describe(self) -> dict[str, Any]:
         return {"require_manifest": self.require_manifest, "require_watermark": list(self.require_watermark),

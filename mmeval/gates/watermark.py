@@ -24,7 +24,7 @@ from typing import Any, Literal
 from ..errors import SpecError
 from ..fsutil import safe_stem
 from ..media.blob import MediaBlob, is_media, output_file
-from .base import Decision, Finding, GateContext, GateItem
+from .base import Decision, Finding, GateContext, GateItem, check_same_key
 
 Modality = Literal["text", "image", "audio"]
 
@@ -132,6 +132,15 @@ class WatermarkGate:
             run_id=ctx.run_id, media_type=media_type,
         )
         write_manifest(manifest_path(target), sign_manifest(claim, self._signer))
+
+    def shard_state(self) -> tuple[str | None, Counter]:
+        """The key this rank signed with and what it marked, for rank 0 to `absorb`."""
+        return (self._keys.key_id if self._keys else None), Counter(self._counts)
+
+    def absorb(self, state: tuple[str | None, Counter]) -> None:
+        key_id, counts = state
+        check_same_key(self._keys.key_id if self._keys else None, key_id, "watermark")
+        self._counts.update(counts)
 
     def describe(self) -> dict[str, Any]:
         marked: dict[str, dict[str, Any]] = {}

@@ -19,6 +19,10 @@ Optional class attributes the report uses (absent means the default):
     not_comparable -> str | None        # e.g. "random weights": the number must not be
                                         # compared with published values
 
+Optional method: `m.settle(state) -> state` finishes work a state still defers (FID's
+images waiting for a full network pass), so the state holds no media of the process
+that made it: it can travel to rank 0 of a distributed run, and media files may go.
+
 Per-sample statistics (optional; accuracy/F1, MAE, BLEU/chrF have them). When a metric's
 state is a sum of per-sample statistic vectors, it can say so with three methods, and the
 run then scores each batch once, gets every sample's value and the bootstrap from arrays:
@@ -84,6 +88,12 @@ def package_version(name: str) -> str:
 def check_lengths(outputs: Sequence[Any], targets: Sequence[Any]) -> None:
     if len(outputs) != len(targets):
         raise ValueError(f"{len(outputs)} outputs but {len(targets)} targets")
+
+
+def settled(metric: Any, state: Any) -> Any:
+    """`state` with nothing deferred (the metric's optional `settle`, see the module docstring)."""
+    settle = getattr(metric, "settle", None)
+    return state if settle is None else settle(state)
 
 
 def has_sample_stats(metric: Any) -> bool:

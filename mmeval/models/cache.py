@@ -86,8 +86,7 @@ class OutputCache:
         self.run_dir = Path(run_dir)
         self._aead = _aead(secret)
         self.rejected = 0  # batches and entries ignored: failed to open, bad shape
-        if not root.exists():
-            root.mkdir(parents=True, mode=0o700)
+        root.mkdir(parents=True, mode=0o700, exist_ok=True)  # ranks of one torchrun run start at once
         self.dir.mkdir(exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
         self._entries: dict[str, dict[str, Any]] = {}  # sample id -> input hash -> output (decoded once)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .per_class import per_class_section
-from .summary import direction, fmt, not_comparable, value_text, verdict_reason
+from .summary import direction, fmt, not_comparable, rank_rows, value_text, verdict_reason
 
 GALLERY_PER_MODEL = 6
 MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
@@ -297,6 +297,16 @@ def _provenance(report: dict[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
+def _ranks(report: dict[str, Any]) -> str:
+    """Each rank's share of a distributed run (the results above are the whole run's)."""
+    rows = rank_rows(report)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[1:])
+    return f"<h3>Ranks (world size {len(rows) - 1})</h3><table><tr>{head}</tr>{body}</table>"
+
+
 def render_html(report: dict[str, Any], run_dir: Path) -> str:
     """The whole page as a string; `run_dir` supplies media and records for galleries."""
     title = f"mmeval · {report['suite']['name']} · {report['status']}"
@@ -309,7 +319,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         per_class_section(report["results"]),
         "<h2>Samples</h2>", _galleries(run_dir, report),
         "<h2>Gates</h2>", _gates(report), _watermarks(report),
-        "<h2>Provenance</h2>", _provenance(report),
+        "<h2>Provenance</h2>", _provenance(report), _ranks(report),
     ]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .summary import fmt, not_comparable, result_footnotes, value_text, verdict_reason
+from .summary import fmt, not_comparable, rank_rows, result_footnotes, value_text, verdict_reason
 
 # `ungated` is not a pass: nothing was checked, so it gets no green tick.
 ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED", "ungated": "⚪ UNGATED"}
@@ -60,6 +60,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     for gate in report.get("gates", []):
         found = ", ".join(f"{f['kind']} ×{f['count']} ({f['model']})" for f in gate["findings"]) or "no findings"
         lines.append(f"- gate `{gate['gate']}`: {found}")
+    ranks = rank_rows(report)
+    if ranks:  # a distributed run: the figures above are the whole run's, these each rank's
+        lines += ["", f"**Ranks** (world size {len(ranks) - 1}):", "", "| " + " | ".join(ranks[0]) + " |", "|---" * len(ranks[0]) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in ranks[1:]]
     prov = report["provenance"]
     lines += ["", f"<sub>run {report['run_id']} · mmeval {prov['mmeval_version']} · {prov['device']} · seed {prov['seed']} · suite sha256 {report['suite']['sha256'][:12]}</sub>", ""]
     return "\n".join(lines)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +133,16 @@ class SampleRecorder:
         if units is not None:
             units.add(rows)
 
-    def flush(self) -> None:
-        """Write (or seal) the current batch's records; called by the runner after each batch."""
+    def flush(self, batch_number: int | None = None) -> None:
+        """Write (or seal) the current batch's records; called by the runner after each batch
+        with the batch's number in the whole dataset, so that the sealed batch records of
+        every rank of a distributed run sort into one sequence."""
+        self._batches = self._batches + 1 if batch_number is None else batch_number
         text = "".join(json.dumps(row, sort_keys=True, default=str) + "\n" for row in self.rows.values())
         self.rows.clear()
         if self._handle is not None:
             self._handle.write(text)
         elif text:
-            self._batches += 1
             self.store.put(f"{RECORDS}#{self._batches:08d}", text)
 
     def intervals(self, label: str, metric: Any, model: str) -> tuple[float, float] | None:
@@ -165,13 +168,69 @@ class SampleRecorder:
         note = getattr(ci, "note", "")  # the interval was clipped to the range or extended to the value
         return {"ci_low": ci[0], "ci_high": ci[1], **({"ci_note": note} if note else {})}
 
+    def shard_units(self, metrics: dict[str, Any]) -> dict[tuple[str, str], ShardUnits | None]:
+        """The kept states as plain values for rank 0's recorder (`absorb_units`): states,
+        never rows (a row's columns follow this process's confusion cells), and no metric."""
+        shipped: dict[tuple[str, str], ShardUnits | None] = {}
+        for key, units in self.units.items():
+            rows = isinstance(units, _RowBlocks)
+            if rows:
+                units = units.as_units(metrics[key[0]])
+            shipped[key] = None if units is None else ShardUnits(units.states(), units.count, rows)
+        return shipped
+
+    def absorb_units(self, metrics: dict[str, Any], shipped: dict[tuple[str, str], ShardUnits | None]) -> None:
+        """Append another rank's kept states (the next samples in dataset order) to these.
+        Ranks of up to `MAX_UNITS` samples per metric ship one state per sample, which this
+        replays as the single process added them, so the interval is the same; beyond,
+        their blocks join as units."""
+        for key, theirs in shipped.items():
+            mine = self.units.get(key, _ABSENT)
+            if theirs is None or mine is None:
+                self.units[key] = None  # too large to keep on some rank: no per-sample interval
+                continue
+            metric = metrics[key[0]]
+            rows = theirs.rows and callable(getattr(metric, "state_stats", None))
+            if mine is _ABSENT:
+                mine = _RowBlocks(self.MAX_UNITS) if rows else _Units(metric, self.MAX_UNITS)
+            if isinstance(mine, _RowBlocks) and rows:
+                if theirs.states:
+                    mine.add(_stacked([metric.state_stats(state) for state in theirs.states]))
+            else:
+                mine = mine.as_units(metric) if isinstance(mine, _RowBlocks) else mine
+                for state in theirs.states:
+                    mine.add(state)
+            mine.count += theirs.count - len(theirs.states)
+            self.units[key] = mine
+
     def close(self) -> str:
         """Finish the records; returns where they are (the report's `records` field)."""
-        self.flush()
+        if self.rows:
+            self.flush()
         if self._handle is None:
             return f"store:{RECORDS}"
         self._handle.close()
         return self.path.name
+
+
+@dataclass
+class ShardUnits:
+    """One rank's kept states (blocks of adjacent samples, in order) and their sample count."""
+
+    states: list[Any]
+    count: int
+    rows: bool  # the metric gave statistic rows on that rank
+
+
+_ABSENT = object()
+
+
+def _stacked(rows: list[Any]) -> Any:
+    """Rows of possibly different widths (cells a rank saw later) as one zero-padded array."""
+    import numpy as np
+
+    width = max(len(row) for row in rows)
+    return np.stack([np.pad(row, (0, width - len(row))) for row in rows])
 
 
 class _Units:

@@ -75,6 +75,20 @@ def result_footnotes(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def rank_rows(report: dict[str, Any]) -> list[list[str]]:
+    """A distributed run's ranks as table rows (a header first), or [] for one process:
+    where each ran, its samples and seconds, and each model's throughput on it."""
+    ranks = report.get("ranks") or []
+    if not ranks:
+        return []
+    models = list(dict.fromkeys(m for r in ranks for m in r["models"]))
+    rows = [["rank", "host", "device", "samples", "seconds", *(f"{m} samples/s" for m in models)]]
+    for r in ranks:
+        rates = [fmt(r["models"].get(m, {}).get("throughput_sps")) for m in models]
+        rows.append([str(r["rank"]), str(r["host"]), str(r["device"]), str(r["samples"]), fmt(r["seconds"]), *rates])
+    return rows
+
+
 def summarize(report: dict[str, Any], run_dir: str) -> str:
     reason = report.get("reason") if report["status"] == "pass" else verdict_reason(report)
     out = [f"suite {report['suite']['name']}: {report['status'].upper()}" + (f" ({reason})" if reason else "")]
@@ -98,5 +112,8 @@ def summarize(report: dict[str, Any], run_dir: str) -> str:
     reused = [f"{name} {m['reused']}/{m['reused'] + m.get('generated', 0)}" for name, m in report.get("models", {}).items() if m.get("reused")]
     if reused:  # their efficiency figures were not measured in this run
         out += ["", "outputs reused from the resume cache: " + ", ".join(reused)]
+    ranks = rank_rows(report)
+    if ranks:  # the figures above are the whole run's
+        out += ["", f"ranks ({len(ranks) - 1}, merged on rank 0):", table(ranks)]
     out += ["", f"report: {run_dir}/report.json (also report.md, report.html; signed in attestation.dsse.json)"]
     return "\n".join(out)

@@ -111,7 +111,7 @@ class InceptionSetMetric:
         merged.targets, merged.pending_targets = self._joined((a.targets, a.pending_targets), (b.targets, b.pending_targets))
         return merged
 
-    def _settle(self, state: FeatureState) -> FeatureState:
+    def settle(self, state: FeatureState) -> FeatureState:
         """Embed the pending images (a last, padded pass), in place: every later compute
         and resampler on this state sees the same rows."""
         if state.pending_outputs:
@@ -121,11 +121,11 @@ class InceptionSetMetric:
         return state
 
     def _output_features(self, state: FeatureState) -> np.ndarray:
-        self._settle(state)
+        self.settle(state)
         return np.concatenate(state.outputs) if state.outputs else np.zeros((0, WIDTHS[self.layer]))
 
     def _target_features(self, state: FeatureState) -> np.ndarray:
-        parts = list(self._settle(state).targets)
+        parts = list(self.settle(state).targets)
         if state.target_files:
             files = sorted(state.target_files)  # a set: order does not matter
             key = cache_key(self._reference_fingerprint(), (sha for sha, _ in files))

@@ -131,7 +131,7 @@ def test_second_run_reuses_reference_statistics(image_set, monkeypatch, tmp_path
     monkeypatch.setattr(feature_memo, "MEMO", feature_memo.FeatureMemo(max_bytes=0))  # only the disk cache shares
     second = FID(weights="random")
     state = second.update(second.init(), outputs, image_set)
-    second._settle(state)  # the 4 outputs after the last full chunk
+    second.settle(state)  # the 4 outputs after the last full chunk
     embedded = NETWORK.images  # only the reference side is under test: the outputs were just embedded
     assert second.compute(state)["fid"] == expected
     assert second.cache.hits == 1 and NETWORK.images == embedded  # no reference image went through the network

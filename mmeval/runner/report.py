@@ -1,0 +1,125 @@
+"""The run's report: the record (report.json) with its sections, and the signed files."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ..errors import MmevalError
+from ..fsutil import write_atomic, write_json
+from ..runinfo import environment, utc_now
+from ..suite import Suite
+from .decide import check_thresholds, failure_reason, results, status_of
+from .plan import Plan
+from .state import GateLog, Shard
+
+REPORT_FORMAT_VERSION = 1
+
+
+def write_report_files(report: dict[str, Any], run_dir: Path) -> None:
+    """The record (report.json), its views (report.md, report.html), then the signature
+    over all of them and every artifact, so a run appears complete and signed or not at all."""
+    from ..report.html import render_html
+    from ..report.markdown import render_markdown
+    from ..report.signing import sign_run
+
+    write_json(run_dir / "report.json", report)
+    write_atomic(run_dir / "report.md", render_markdown(report).encode())
+    write_atomic(run_dir / "report.html", render_html(report, run_dir).encode())
+    sign_run(run_dir, report)
+
+
+def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: Any, ranks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of a run whose shards merged into `shard`; `ranks`: each rank's figures
+    (a distributed run; empty for one process)."""
+    suite, gate_log = plan.suite, shard.gate_log
+    blocked = bool(gate_log.blocked_reason)
+    values = [] if blocked else results(suite, shard, recorder) + shard.efficiency.results(suite.models)
+    thresholds = [] if blocked else check_thresholds(suite, values)
+    provenance = environment(suite.spec.seed, suite.path.parent)
+    provenance.update(started=started, finished=utc_now(), world_size=max(len(ranks), 1))
+    report = {
+        "format_version": REPORT_FORMAT_VERSION,
+        "status": status_of(blocked, thresholds),
+        "reason": gate_log.blocked_reason or failure_reason(thresholds),
+        "run_id": run_id,
+        "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256, "language": suite.spec.language},
+        "dataset": {"path": str(suite.dataset_path), "n": len(plan.dataset)},
+        "models": _models_section(suite, shard),
+        "metrics": _metrics_section(suite),
+        "provenance": provenance,
+        "results": values,
+        "thresholds": thresholds,
+        "gates": _gate_section(suite, gate_log),
+        **({"ranks": ranks} if ranks else {}),
+    }
+    report.update(shard.report_entries)  # e.g. the encrypted store's summary
+    return report
+
+
+def _models_section(suite: Suite, shard: Shard) -> dict[str, Any]:
+    """Per model: its adapter, how many outputs it produced in this run (`generated`; for
+    `replay`, read from its file) or took from the resume cache (`reused`), and the sha256
+    of the adapter's fingerprint (weights, endpoint, settings) where it has one, so
+    `compare` can tell that a model ran differently. Hashed: a fingerprint may name
+    settings a report should not show."""
+    section = {}
+    for name, spec in suite.spec.models.items():
+        entry: dict[str, Any] = {"use": spec.use, **shard.efficiency.counts(name)}
+        fingerprint = getattr(suite.models[name], "fingerprint", None)
+        try:  # an endpoint asked only now (no resume cache) may have gone away: no digest then
+            if fingerprint is not None:
+                entry["adapter_sha256"] = hashlib.sha256(fingerprint().encode()).hexdigest()
+        except MmevalError:
+            pass
+        section[name] = entry
+    return section
+
+
+def _metrics_section(suite: Suite) -> dict[str, Any]:
+    """Per metric label: how the suite applied it, enough for `mmeval compare` to rebuild
+    the metric (`plugins.build(METRICS, use, args, ...)`, paths relative to the suite)."""
+    section = {}
+    for spec, bm in zip(suite.spec.metrics, suite.metrics):
+        section[bm.label] = {
+            "use": spec.use,
+            "args": _plain_json(spec.args),
+            "against": bm.against,
+            "models": list(bm.models),
+            "where": _plain_json(bm.where),
+        }
+    return section
+
+
+def _plain_json(value: Any) -> Any:
+    """YAML values as strict JSON (the report allows no NaN); others become their text."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_json(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return str(value)
+
+
+def _gate_section(suite: Suite, log: GateLog) -> list[dict[str, Any]]:
+    section = []
+    for gate in suite.gates:
+        name = getattr(gate, "name", type(gate).__name__)
+        describe = getattr(gate, "describe", None)
+        findings = [
+            {"model": model, "kind": kind, "count": count}
+            for (model, kind), count in sorted(log.findings.get(name, Counter()).items())
+        ]
+        section.append(
+            {
+                "gate": name,
+                "settings": describe() if describe else {},
+                "decisions": dict(log.actions.get(name, Counter())),
+                "findings": findings,
+            }
+        )
+    return section
