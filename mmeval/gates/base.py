@@ -73,4 +73,4 @@ def check_same_key(mine: str | None, theirs: str | None, gate: str) -> None:
         from ..errors import IntegrityError
 
         raise IntegrityError(f"gate {gate!r}: ranks signed with different keys ({mine} and {theirs}); "
-                             "give every node the same MMEVAL_SIGNING_KEY")
+                             "give every node the same key ring")

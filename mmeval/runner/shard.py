@@ -31,7 +31,11 @@ def execute_shard(
     """Run this rank's batches into `ctx.run_dir`; returns its shard and its records."""
     suite, began = plan.suite, time.perf_counter()
     spec = suite.spec
-    batches = world.shard(-(-len(plan.dataset) // spec.batch_size))
+    count = -(-len(plan.dataset) // spec.batch_size)
+    batches = world.shard(count)
+    if world.distributed and not batches:
+        sys.stderr.write(f"warning: rank {world.rank} of {world.size} has no batch to run (the suite has {count} of "
+                         f"{spec.batch_size} samples); a smaller batch_size spreads the work over every rank\n")
     shard = Shard(rank_info(world, _device()), (batches.start, batches.stop), batch_states=None if world.primary else {})
     for bm in suite.metrics:
         for model in bm.models:
