@@ -130,5 +130,5 @@ class Dataset:
             if len(batch) == size:
                 yield number, batch
                 batch = []
-        if batch:
-            yield numbers.stop - 1, batch
+        if batch:  # the dataset's last batch, short
+            yield (len(self) - 1) // size, batch

@@ -116,3 +116,14 @@ def test_the_report_records_the_threads_used(tmp_path, monkeypatch, args, expect
     assert {k: recorded[k] for k in ("count", "source")} == want
     assert recorded["torch"] == want["count"]
     assert recorded["blas"] and set(recorded["blas"].values()) == {want["count"]}
+
+
+def test_ranks_of_a_torchrun_run_share_the_cores(monkeypatch) -> None:
+    from mmeval.threads import _choose, available_cores
+
+    monkeypatch.delenv("MMEVAL_THREADS", raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert _choose(None) == (max(1, available_cores() // 2), "cores/2 ranks")
+    assert _choose("3") == (3, "--threads")  # an explicit count is the user's
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "not a number")
+    assert _choose(None) == (available_cores(), "cores")
