@@ -165,7 +165,28 @@ def load_suite(path: str | Path) -> Suite:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not UTF-8 text") from None
-    spec = parse_suite(text, str(path))
+    return build_suite(parse_suite(text, str(path)), path, hashlib.sha256(data).hexdigest())
+
+
+def suite_from_dict(data: dict[str, Any], base: Path, objects: dict[str, Any] | None = None) -> Suite:
+    """A suite given as a Python dict of the YAML's structure, its paths relative to `base`.
+    `objects` holds adapters and metrics given as objects, by the key that names them
+    (`models.<name>`, `metrics[<i>]`); their entries' `use:` only labels them in the report.
+    The suite's sha256 is that of its canonical JSON."""
+    import json
+
+    try:
+        text = json.dumps(data, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"suite dict: not plain data ({exc}); give adapters and metrics as objects through mmeval.evaluate") from None
+    name = data.get("name") if isinstance(data, dict) else None
+    path = Path(base) / f"{name if isinstance(name, str) else 'suite'}.suite (Python dict)"  # never written
+    return build_suite(parse_suite(text, "suite dict"), path, hashlib.sha256(text.encode()).hexdigest(), objects or {})
+
+
+def build_suite(spec: SuiteSpec, path: Path, sha256: str, objects: dict[str, Any] | None = None) -> Suite:
+    """Check a parsed suite against its files and build its plugins (`objects`: given ones)."""
+    objects = objects or {}
     base = path.parent
     dataset_path = (base / spec.dataset.path).resolve()
     if not dataset_path.is_file():
@@ -175,17 +196,21 @@ def load_suite(path: str | Path) -> Suite:
     metrics = []
     for i, m in enumerate(spec.metrics):
         applies = [n for n in (m.models or spec.models) if n != m.against]
-        added = language_defaults(METRICS, m.use, m.args, spec.language, f"{path}: metrics[{i}]")
-        if added:  # kept in the spec, so the report shows (and `compare` rebuilds) what ran
-            m = spec.metrics[i] = m.model_copy(update={"args": {**m.args, **added}})
-        metric = build(METRICS, m.use, m.args, f"{path}: metrics[{i}]", base)
+        if f"metrics[{i}]" in objects:
+            metric = objects[f"metrics[{i}]"]
+        else:
+            added = language_defaults(METRICS, m.use, m.args, spec.language, f"{path}: metrics[{i}]")
+            if added:  # kept in the spec, so the report shows (and `compare` rebuilds) what ran
+                m = spec.metrics[i] = m.model_copy(update={"args": {**m.args, **added}})
+            metric = build(METRICS, m.use, m.args, f"{path}: metrics[{i}]", base)
         metrics.append(BoundMetric(m.name or m.use, metric, m.against, applies, m.where))
     models = {
-        name: build(MODELS, m.use, m.args, f"{path}: models.{name}", base) for name, m in spec.models.items()
+        name: objects[f"models.{name}"] if f"models.{name}" in objects else build(MODELS, m.use, m.args, f"{path}: models.{name}", base)
+        for name, m in spec.models.items()
     }
     _check_thresholds(spec, metrics, models, str(path))
     gates = [build(GATES, g.use, g.args, f"{path}: gates[{i}]", base) for i, g in enumerate(spec.gates)]
-    return Suite(spec, path, hashlib.sha256(data).hexdigest(), dataset_path, models, metrics, gates)
+    return Suite(spec, path, sha256, dataset_path, models, metrics, gates)
 
 
 def result_key(label: str, metric: Any, key: str, index: int) -> str:

@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..gates.base import GateContext
 from ..runinfo import utc_now
 from ..staging import private_directory, staged_directory
+from ..suite import Suite
 from .plan import Plan, RunObserver, bind, default_observers, load_plan
 from .report import REPORT_FORMAT_VERSION, build_report, write_report_files
 from .shard import execute_shard
@@ -53,7 +54,7 @@ def default_run_dir(suite_name: str, stamp: str | None = None) -> Path:
 
 
 def run(
-    suite_path: str | Path,
+    suite_path: str | Path | Suite,
     out: Path | None = None,
     *,
     progress: bool = True,
@@ -73,7 +74,7 @@ def run(
     """
     with _exits_are_failures(), joined(current_world()) as world:
         run_id, stamp = world.share((uuid.uuid4().hex, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")))
-        asked = _Asked(Path(suite_path), out, force, suite_sha256, progress and world.primary, dict(extras or {}), reuse_outputs,
+        asked = _Asked(suite_path if isinstance(suite_path, Suite) else Path(suite_path), out, force, suite_sha256, progress and world.primary, dict(extras or {}), reuse_outputs,
                        run_id, stamp)
         outcome = world.attempt(lambda: _run(world, asked))
         verdict = world.share(outcome if isinstance(outcome, Failed) else (outcome.status, str(outcome.run_dir)))
@@ -86,7 +87,7 @@ def run(
 class _Asked:
     """What `run` was asked for, plus the id and time stamp every rank shares."""
 
-    suite_path: Path
+    suite_path: Path | Suite
     out: Path | None
     force: bool
     suite_sha256: str | None

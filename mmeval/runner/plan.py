@@ -33,10 +33,11 @@ class Plan:
     dataset: Dataset
 
 
-def load_plan(suite_path: str | Path, suite_sha256: str | None) -> Plan:
-    """The suite and its dataset, checked; nothing bound, nothing run.
-    `suite_sha256`: the bytes an access decision was made on; a swapped file is refused."""
-    suite = load_suite(suite_path)
+def load_plan(suite_path: str | Path | Suite, suite_sha256: str | None) -> Plan:
+    """The suite (a file, or one built already: the Python API) and its dataset, checked;
+    nothing bound, nothing run. `suite_sha256`: the bytes an access decision was made on;
+    a swapped file is refused."""
+    suite = suite_path if isinstance(suite_path, Suite) else load_suite(suite_path)
     if suite_sha256 is not None and suite.sha256 != suite_sha256:
         raise IntegrityError(f"{suite_path}: the suite file changed after the access check; nothing was run")
     dataset = Dataset(suite.dataset_path)
