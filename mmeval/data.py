@@ -1,4 +1,5 @@
-"""Datasets and value resolution: JSONL lines of `{"id", "input", "target"}`.
+"""Datasets and value resolution: rows of `{"id", "input", "target"}` (JSONL by default;
+CSV, Parquet and saved Hugging Face datasets through datasources.py).
 
 Reading streams: only ids are kept in memory, so a dataset can be larger than RAM.
 A string value that names a PNG/JPEG or WAV file is resolved to an absolute `Path`
@@ -82,13 +83,18 @@ def sample_id(obj: dict[str, Any], path: Path, number: int) -> str:
 
 
 class Dataset:
-    """A JSONL dataset read in batches. Construction validates ids in one streaming pass."""
+    """A dataset read in batches (JSONL, CSV, Parquet or a saved Hugging Face dataset, see
+    datasources.py). Construction validates ids in one streaming pass."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fmt: str | None = None, columns: dict[str, str] | None = None, split: str | None = None):
+        from .datasources import source_format
+
         self.path = path
+        self.format = source_format(path, fmt)
+        self.columns, self.split = columns, split
         self.ids: list[str] = []
         seen: set[str] = set()
-        for number, obj in read_jsonl(path):
+        for number, obj in self._rows():
             sid = sample_id(obj, path, number)
             if sid in seen:
                 raise InputError(f"{path}:{number}: duplicate id {sid!r}")
@@ -99,21 +105,25 @@ class Dataset:
         if not self.ids:
             raise InputError(f"{path}: dataset is empty")
 
+    def _rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        from .datasources import mapped, read_rows
+
+        for number, row in read_rows(self.path, self.format, self.split):
+            yield number, mapped(row, self.columns, f"{self.path}:{number}")
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[Sample]:
-        base = self.path.parent
-        for number, obj in read_jsonl(self.path):
+        from .datasources import media_value
+
+        base = self.path if self.format == "hf" else self.path.parent
+        for number, obj in self._rows():
             sid = sample_id(obj, self.path, number)
             where = f"{self.path}:{number}"
             meta = {k: v for k, v in obj.items() if k not in ("id", "input", "target")}
-            yield Sample(
-                id=sid,
-                input=resolve_value(obj.get("input"), base, where),
-                target=resolve_value(obj.get("target"), base, where),
-                meta=meta,
-            )
+            value = lambda key: resolve_value(media_value(obj.get(key), f"{sid}-{key}"), base, where)  # noqa: E731
+            yield Sample(id=sid, input=value("input"), target=value("target"), meta=meta)
 
     def batches(self, size: int, numbers: range | None = None) -> Iterator[tuple[int, list[Sample]]]:
         """(batch number, samples) for the batches of `size` whose numbers are in `numbers`

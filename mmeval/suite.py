@@ -20,7 +20,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -70,6 +70,9 @@ class BootstrapSpec(_Strict):
 
 class DatasetSpec(_Strict):
     path: str
+    format: Literal["jsonl", "csv", "parquet", "hf"] | None = None  # default: from the path (datasources.py)
+    columns: dict[Literal["id", "input", "target"], str] | None = None  # mmeval's name -> the source's column
+    split: str | None = None  # a saved Hugging Face DatasetDict's split
 
 
 class SuiteSpec(_Strict):
@@ -189,8 +192,10 @@ def build_suite(spec: SuiteSpec, path: Path, sha256: str, objects: dict[str, Any
     objects = objects or {}
     base = path.parent
     dataset_path = (base / spec.dataset.path).resolve()
-    if not dataset_path.is_file():
-        raise InputError(f"{path}: dataset.path: file {spec.dataset.path!r} not found (looked for {dataset_path})")
+    folder = spec.dataset.format == "hf" or (spec.dataset.format is None and dataset_path.is_dir())
+    if not (dataset_path.is_dir() if folder else dataset_path.is_file()):
+        kind = "folder" if folder else "file"
+        raise InputError(f"{path}: dataset.path: {kind} {spec.dataset.path!r} not found (looked for {dataset_path})")
 
     _check_references(spec, str(path))  # names first: a typo fails before any weights load
     metrics = []

@@ -40,7 +40,8 @@ def load_plan(suite_path: str | Path | Suite, suite_sha256: str | None) -> Plan:
     suite = suite_path if isinstance(suite_path, Suite) else load_suite(suite_path)
     if suite_sha256 is not None and suite.sha256 != suite_sha256:
         raise IntegrityError(f"{suite_path}: the suite file changed after the access check; nothing was run")
-    dataset = Dataset(suite.dataset_path)
+    spec = suite.spec.dataset
+    dataset = Dataset(suite.dataset_path, spec.format, spec.columns, spec.split)
     for adapter in suite.models.values():
         check = getattr(adapter, "check_ids", None)
         if check is not None:
