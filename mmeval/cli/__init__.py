@@ -34,6 +34,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Every environment variable mmeval reads; `mmeval --help` lists them (keep in step with
+# `grep -rhoE 'MMEVAL_[A-Z_]+' mmeval`).
+ENVIRONMENT = """\
+environment variables:
+  MMEVAL_HOME           per-user state: signing key, key ring, audit pin, cache secret
+                        (default ~/.config/mmeval)
+  MMEVAL_SIGNING_KEY    Ed25519 private key (PEM) that signs runs and sign-offs
+                        (default: a per-user key under MMEVAL_HOME)
+  MMEVAL_KEYRING        key ring file (default MMEVAL_HOME/keyring.json); set, `run`
+                        seals raw outputs into the encrypted store
+  MMEVAL_POLICY         extra access policy YAML (adds restrictions only), like --policy
+  MMEVAL_PRINCIPAL      act as this principal, like --principal (only where policy allows)
+  MMEVAL_AUDIT_LOG      audit log file (default .mmeval/audit.log)
+  MMEVAL_CACHE_DIR      output and statistics cache folder (default .mmeval-cache); off: none
+  MMEVAL_THREADS        torch and BLAS threads for `run`, like --threads
+  MMEVAL_WEIGHTS_DIR    folder with metric weights (Inception for FID); nothing is downloaded
+  MMEVAL_PSEUDONYM_KEY  hex key for `pii redact` pseudonyms, like --key-file
+  MMEVAL_DEBUG          set by --debug so every torchrun rank shows its traceback
+  GITHUB_STEP_SUMMARY   set by GitHub Actions: `run` appends report.md to the job page
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as the contract says
         sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
@@ -44,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --debug works before or after the command; SUPPRESS keeps a subcommand from resetting it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
-    parser = _Parser(prog="mmeval", description="Evaluate and govern multimodal generative models.", parents=[common])
+    parser = _Parser(prog="mmeval", description="Evaluate and govern multimodal generative models.", parents=[common],
+                     epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"mmeval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in COMMANDS.items():

@@ -1,4 +1,4 @@
-"""`mmeval compare BASELINE_RUN CANDIDATE_RUN [--fail-on-regression] [--min-effect X]`.
+"""`mmeval compare BASELINE_RUN CANDIDATE_RUN [--fail-on-regression] [--min-effect X] [--json] [--junit FILE]`.
 
 Per (model, result key) present in both runs: the delta is candidate - baseline of the
 values the reports show, and its 95% interval comes from
@@ -19,7 +19,9 @@ an interval is `untested` (never `ok`), and says why; a value with no better dir
 fingerprints differ are not comparable (2); each run needs `read-report`, and sealed
 records `read-raw`, on the suite its signed attestation names (3 if denied; every read
 is audited); `--fail-on-regression` exits 1
-on a significant regression, else 2 if any row is untested.
+on a significant regression, else 2 if any row is untested. `--junit FILE` writes each
+row as a JUnit test case (a regression fails, an untested row is skipped) whatever the
+verdict, but not when the command errors.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write each regression check as JUnit XML to FILE (its folder must exist)")
     add_access_arguments(parser, run_key=True)
 
 
@@ -402,6 +405,10 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resamples < MIN_REPLICATES:
         raise SpecError(f"--resamples must be at least {MIN_REPLICATES} (got {args.resamples})")
+    if args.junit:
+        from ..report.junit import check_destination
+
+        check_destination(args.junit)
     for run_dir in (args.baseline, args.candidate):  # before reading either (exit 4 if unverifiable, 3 if denied)
         authorize_run(args, "read-report", run_dir)
     access = Access(args.principal, args.policy, args.keyring, args.key)
@@ -420,6 +427,8 @@ def main(args: argparse.Namespace) -> int:
         for r in rows:
             if r["verdict"] in ("untested", NO_DIRECTION):
                 print(f"{r['verdict']}: {r['model']} {r['metric']}: {r['note']}")
+    if args.junit:  # the verdict below may fail: that is when CI needs the file most
+        _write_junit(args.junit, rows, args.candidate)
     regressed = [r for r in rows if r["regression"]]
     untested = [r for r in rows if r["verdict"] == "untested"]
     if regressed and not args.json:
@@ -433,3 +442,11 @@ def main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: cannot rule out a regression: {what}\n")
         return 2
     return 0
+
+
+def _write_junit(path: Path, rows: list[dict[str, Any]], candidate: Path) -> None:
+    from ..report.junit import compare_junit, write_junit
+
+    suite = load_report(candidate).get("suite")
+    name = suite.get("name") if isinstance(suite, dict) else None
+    write_junit(path, compare_junit(rows, str(name or candidate.name)))

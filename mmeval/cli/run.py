@@ -1,4 +1,4 @@
-"""`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--threads N] [--principal P] [--policy FILE] [--keyring FILE]`.
+"""`mmeval run SUITE [--out DIR [--force]] [--reuse-outputs] [--threads N] [--json] [--junit FILE] [--principal P] [--policy FILE] [--keyring FILE]`.
 
 Before anything runs, the principal must hold `run` on the suite (name and sha256; cli/_access.py);
 the decision, run start/end and each gate's decisions go to the audit log. With a key
@@ -8,11 +8,14 @@ cache; a completed run's outputs are reused only with `--reuse-outputs` (then un
 torch and BLAS threads are set first, before numpy or torch load (mmeval/threads.py).
 Under `torchrun ... -m mmeval run` every rank authorizes, rank 0 alone writes the audit
 trail (one run-start/run-end pair with `world_size`), the summary and the report.
+`--json` prints one JSON object instead of the summary; `--junit FILE` writes the threshold
+checks as JUnit XML for CI (also when a threshold fails; not when the command errors).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="run directory (default: reports/<suite>/<UTC time>/); must be new, empty, or an earlier run (with --force)")
     parser.add_argument("--force", action="store_true", help="replace an earlier mmeval run at --out")
     parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the run (default: $MMEVAL_SIGNING_KEY, else a per-user key)")
-    parser.add_argument("--quiet", action="store_true", help="no progress, no summary")
+    parser.add_argument("--quiet", action="store_true", help="no progress, no summary (--json still prints)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (status, exit_code, run_dir, reason, thresholds, results) instead of the summary")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write the threshold checks as JUnit XML to FILE (its folder must exist)")
     parser.add_argument(
         "--reuse-outputs", action="store_true",
         help="reuse outputs of an earlier completed run from the resume cache (their efficiency is not measured)",
@@ -42,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
     configure_threads(args.threads)  # before the imports below load numpy's BLAS and torch
     from ..distributed import current_world
+    from ..report.junit import check_destination, run_junit, write_junit
     from ..report.summary import summarize
     from ..runner import run
     from ..security.auditlog import AuditLog
@@ -50,6 +56,8 @@ def main(args: argparse.Namespace) -> int:
     if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
         os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
     world = current_world()  # under torchrun: one run, many ranks; rank 0 keeps the audit trail
+    if args.junit and world.primary:  # before the run: a mistyped folder must not cost a whole run
+        check_destination(args.junit)
     log = AuditLog.default() if world.primary else _DenialsOnly(AuditLog.default())
     suite_name, suite_sha256 = suite_identity(args.suite)
     principal = authorize_suite(args, "run", args.suite, log=log)  # name and sha256 of the suite file
@@ -77,13 +85,25 @@ def main(args: argparse.Namespace) -> int:
         "run-end", principal=principal, suite=suite_name, run_id=report["run_id"], status=report["status"],
         run_dir=str(result.run_dir), store_records=report.get("store", {}).get("records", 0), world_size=world.size,
     )
-    if not args.quiet:
+    if args.json:
+        print(json.dumps(_machine_summary(result), indent=2))
+    elif not args.quiet:
         print(summarize(report, str(result.run_dir)))
+    if args.junit:
+        write_junit(args.junit, run_junit(report))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:  # GitHub Actions shows this on the job page
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
     return result.exit_code
+
+
+def _machine_summary(result: Any) -> dict[str, Any]:
+    from ..report.summary import verdict_reason
+
+    report = result.report
+    return {"status": report["status"], "exit_code": result.exit_code, "run_dir": str(result.run_dir),
+            "reason": verdict_reason(report), "thresholds": report["thresholds"], "results": report["results"]}
 
 
 class _DenialsOnly:

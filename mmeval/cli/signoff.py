@@ -1,4 +1,4 @@
-"""`mmeval signoff RUN_DIR [--principal NAME] [--key PUBKEY]`: approve a release.
+"""`mmeval signoff RUN_DIR [--principal NAME] [--key PUBKEY] [--json]`: approve a release.
 
 Needs the `sign-off` permission, a report whose status is `pass` (not `ungated`: a
 suite without thresholds checked nothing), and a run that verifies. Writes
@@ -7,7 +7,8 @@ and an audit event.
 
 Permission: `sign-off` on the suite the verified attestation names, under the policies
 in force (site, project, `--policy`); without any, local single-user mode (see README). The
-decision and the approval are both events in the audit log.
+decision and the approval are both events in the audit log. `--json` prints what was
+approved (run, principal, file written) as one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", type=Path, help="trusted public key the run must be signed with (default: your own)")
     parser.add_argument("--signing-key", type=Path, help="Ed25519 private key (PEM) to sign the approval (default: $MMEVAL_SIGNING_KEY, else yours)")
     parser.add_argument("--comment", default="", help="a note stored in the approval")
+    parser.add_argument("--json", action="store_true", help="print what was approved as one JSON object")
     add_access_arguments(parser, keyring=False)
 
 
@@ -44,6 +46,11 @@ def main(args: argparse.Namespace) -> int:
         raise GateBlocked(f"{args.run_dir}/report.json: status is {report.get('status')!r}; only a passing run can be signed off")
     key = load_signing_key(args.signing_key)
     path = write_signoff(args.run_dir, statement, principal, utc_now(), args.comment, key)
-    AuditLog.default().append("sign-off", principal=principal, run_id=report.get("run_id"), suite=report["suite"]["name"], keyid=key_id(key.public_key()))
-    print(f"signed off by {principal}: {path}")
+    keyid = key_id(key.public_key())
+    AuditLog.default().append("sign-off", principal=principal, run_id=report.get("run_id"), suite=report["suite"]["name"], keyid=keyid)
+    if args.json:
+        print(json.dumps({"run_dir": str(args.run_dir), "run_id": report.get("run_id"), "suite": report["suite"]["name"],
+                          "status": report["status"], "principal": principal, "keyid": keyid, "signoff_file": str(path)}, indent=2))
+    else:
+        print(f"signed off by {principal}: {path}")
     return 0
