@@ -124,6 +124,14 @@ def language_defaults(registry: Registry, name: str, args: dict[str, Any], langu
     return {"tokenize": choice}
 
 
+class ArgumentError(SpecError):
+    """A constructor rejects one of its arguments; `build` names the suite key (`...args.NAME`)."""
+
+    def __init__(self, argument: str, message: str):
+        super().__init__(message)
+        self.argument = argument
+
+
 def build(registry: Registry, name: str, args: dict[str, Any], where: str, base_dir: Path) -> Any:
     """Resolve `name`, check `args`, construct. Constructor errors become SpecErrors."""
     try:
@@ -133,6 +141,8 @@ def build(registry: Registry, name: str, args: dict[str, Any], where: str, base_
     checked = check_args(cls, args, f"{where}.args", base_dir)
     try:
         return cls(**checked)
+    except ArgumentError as exc:
+        raise SpecError(f"{where}.args.{exc.argument}: {exc}") from None
     except MmevalError:
         raise
     except (ValueError, TypeError) as exc:

@@ -2,14 +2,18 @@
 
 Built-in plugins are `"module:attr"` strings, imported only when used; plugins from other
 packages arrive through the entry-point groups `mmeval.metrics`, `mmeval.models` and
-`mmeval.gates`. Unknown names fail with a did-you-mean suggestion.
+`mmeval.gates`. A built-in name always wins over an entry point (a package cannot swap
+`accuracy` for its own); such a clash is warned about once on stderr and `mmeval list`
+shows both. Unknown names fail with a did-you-mean suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -33,6 +37,23 @@ def load_object(target: str) -> Any:
     return obj
 
 
+@dataclass(frozen=True)
+class PluginEntry:
+    """One plugin as `mmeval list` shows it: `active` is False for an entry point whose
+    name another plugin (`shadowed_by`, a source) already holds."""
+
+    name: str
+    target: str
+    source: str  # "builtin", "registered" or "entry-point:DIST"
+    active: bool = True
+    shadowed_by: str | None = None
+
+
+def _entry_point_source(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"entry-point:{dist.name if dist is not None else 'unknown'}"
+
+
 class Registry:
     """Names -> lazily imported plugin classes for one kind of plugin."""
 
@@ -40,11 +61,14 @@ class Registry:
         self.kind = kind
         self.group = group
         self._targets = dict(builtins)
+        self._sources = dict.fromkeys(builtins, "builtin")
+        self._shadowed: list[PluginEntry] = []
         self._loaded: dict[str, Any] = {}
         self._scanned_entry_points = False
 
     def register(self, name: str, target: str | Any) -> None:
         """Add a plugin by `"module:attr"` string or by object."""
+        self._sources[name] = "registered"
         if isinstance(target, str):
             self._targets[name] = target
             self._loaded.pop(name, None)
@@ -57,7 +81,26 @@ class Registry:
             return
         self._scanned_entry_points = True
         for ep in entry_points(group=self.group):
-            self._targets.setdefault(ep.name, ep.value)
+            source = _entry_point_source(ep)
+            if ep.name not in self._targets:
+                self._targets[ep.name], self._sources[ep.name] = ep.value, source
+                continue
+            if self._targets[ep.name] == ep.value:  # the same object declared twice: nothing is lost
+                continue
+            winner = self._sources[ep.name]
+            self._shadowed.append(PluginEntry(ep.name, ep.value, source, active=False, shadowed_by=winner))
+            print(f"warning: entry point {ep.name} = {ep.value} ({self.group}, from {source.partition(':')[2]}) "
+                  f"is ignored: the {winner} {self.kind} {ep.name!r} ({self._targets[ep.name]}) keeps the name",
+                  file=sys.stderr)
+
+    def entries(self) -> list[PluginEntry]:
+        """Every plugin by name, each shadowed entry point right after the one that won."""
+        self._scan_entry_points()
+        out = []
+        for name in sorted(self._targets):
+            out.append(PluginEntry(name, self._targets[name], self._sources.get(name, "registered")))
+            out += [entry for entry in self._shadowed if entry.name == name]
+        return out
 
     def names(self) -> list[str]:
         self._scan_entry_points()
@@ -85,11 +128,23 @@ class Registry:
         doc = _static_docstring(target) if target else None
         if doc is None:
             doc = getattr(self.get(name), "__doc__", None) or ""
-        doc = doc.strip()
-        return doc.splitlines()[0] if doc else ""
+        return _first_line(doc)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _first_line(doc: str) -> str:
+    doc = doc.strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+def target_summary(target: str) -> str:
+    """`Registry.summary` for a `"module:attr"` no name resolves to (a shadowed entry point)."""
+    doc = _static_docstring(target)
+    if doc is None:
+        doc = getattr(load_object(target), "__doc__", None) or ""
+    return _first_line(doc)
 
 
 def _static_docstring(target: str) -> str | None:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InputError, SpecError
+from .models.python import importable_from
 from .plugins import build, language_code, language_defaults
 from .registry import GATES, METRICS, MODELS
 from .yamlio import load_yaml
@@ -209,10 +210,11 @@ def build_suite(spec: SuiteSpec, path: Path, sha256: str, objects: dict[str, Any
                 m = spec.metrics[i] = m.model_copy(update={"args": {**m.args, **added}})
             metric = build(METRICS, m.use, m.args, f"{path}: metrics[{i}]", base)
         metrics.append(BoundMetric(m.name or m.use, metric, m.against, applies, m.where))
-    models = {
-        name: objects[f"models.{name}"] if f"models.{name}" in objects else build(MODELS, m.use, m.args, f"{path}: models.{name}", base)
-        for name, m in spec.models.items()
-    }
+    with importable_from(base):  # `use: python` modules may sit beside the suite
+        models = {
+            name: objects[f"models.{name}"] if f"models.{name}" in objects else build(MODELS, m.use, m.args, f"{path}: models.{name}", base)
+            for name, m in spec.models.items()
+        }
     _check_thresholds(spec, metrics, models, str(path))
     gates = [build(GATES, g.use, g.args, f"{path}: gates[{i}]", base) for i, g in enumerate(spec.gates)]
     return Suite(spec, path, sha256, dataset_path, models, metrics, gates)

@@ -1,15 +1,18 @@
 """`mmeval export RUN_DIR --format model-index`: Hugging Face model-card metadata.
 
 Prints (or writes with `--out`) the YAML front matter block a model card's README.md
-starts with: one `model-index` entry per model of the run, one metric per headline
-result, with the suite as the dataset and the fingerprint as `verifyToken`-free
-provenance in the metric name's `args`. Needs `read-report` on the run's signed suite.
+starts with: one `model-index` entry per model of the run, one result per Hub task the
+suite's metrics measure (accuracy -> text-classification, BLEU -> text-generation, FID ->
+text-to-image, ...), one metric per headline result with its fingerprint and run id in `args`.
+`dataset` names a Hub dataset id, so it is written only with `--dataset-id`; the Hub
+reads a result only with one. Needs `read-report` on the run's signed suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +23,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `mmeval run`")
     parser.add_argument("--format", choices=["model-index"], default="model-index")
     parser.add_argument("--model", help="export only this model of the run")
+    parser.add_argument("--dataset-id", help="the Hub dataset the suite's samples come from (e.g. user/reviews)")
     parser.add_argument("--out", type=Path, help="write here instead of standard output")
     add_access_arguments(parser, keyring=False, run_key=True)
 
 
-def model_index(report: dict[str, Any], only: str | None = None) -> dict[str, Any]:
-    suite = report["suite"]
+# Hub task (pipeline tag) each built-in metric measures; a suite with several gets one
+# result per task. Metrics not named here (entry points) go under "other".
+_TASK_METRICS = {
+    "text-classification": ("accuracy", "precision", "recall", "f1", "exact_match", "mcc", "cohen_kappa",
+                            "top_k_accuracy", "roc_auc", "ece"),
+    "tabular-regression": ("mae", "mse", "rmse", "mape", "smape", "r2", "medae", "price_mae"),
+    "text-generation": ("bleu", "chrf", "ter", "rouge_l", "distinct_n", "self_bleu", "vendi",
+                        "semantic_similarity", "attribute_f1"),
+    "text-to-image": ("fid", "kid", "inception_score", "prdc"),
+    "image-to-image": ("ssim", "psnr", "ms_ssim"),
+    "text-to-audio": ("audio_similarity", "pesq", "stoi", "si_sdr", "fad", "audio_prdc"),
+}
+TASK_OF_METRIC = {metric: task for task, metrics in _TASK_METRICS.items() for metric in metrics}
+
+
+def _metric_use(report: dict[str, Any], result: dict[str, Any]) -> str:
+    """The registry name of the metric behind a result (its label may differ)."""
+    return report.get("metrics", {}).get(result["metric"], {}).get("use", result["metric"])
+
+
+def _metric_entry(r: dict[str, Any], use: str, run_id: str) -> dict[str, Any]:
+    args = {"fingerprint": r["fingerprint"], "n": r["n"], "mmeval_run": run_id}
+    metric = {"type": use, "name": r["key"], "value": r["value"], "args": args}
+    if r.get("ci_low") is not None:
+        metric["args"].update(ci_low=r["ci_low"], ci_high=r["ci_high"])
+    return metric
+
+
+def model_index(report: dict[str, Any], only: str | None = None, dataset_id: str | None = None) -> dict[str, Any]:
+    # Latency and memory figures (kind: efficiency) describe the machine, not a task score.
+    scored = [r for r in report["results"] if r["value"] is not None and r.get("kind") != "efficiency"]
     entries = []
-    models = list(dict.fromkeys(r["model"] for r in report["results"]))
-    for model in models:
+    for model in dict.fromkeys(r["model"] for r in report["results"]):
         if only and model != only:
             continue
-        metrics = []
-        for r in report["results"]:
-            if r["model"] != model or r["value"] is None:
-                continue
-            metric = {"type": r["metric"], "name": r["key"], "value": r["value"], "args": {"fingerprint": r["fingerprint"], "n": r["n"]}}
-            if r.get("ci_low") is not None:
-                metric["args"].update(ci_low=r["ci_low"], ci_high=r["ci_high"])
-            metrics.append(metric)
-        entries.append({
-            "name": model,
-            "results": [{
-                "task": {"type": "multimodal-generation", "name": f"mmeval {suite['name']}"},
-                "dataset": {"type": f"mmeval/{suite['name']}", "name": suite["name"], "revision": suite["sha256"][:12]},
-                "metrics": metrics,
-                "source": {"name": f"mmeval run {report.get('run_id', '')}", "url": ""},
-            }],
-        })
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for r in scored:
+            if r["model"] == model:
+                use = _metric_use(report, r)
+                by_task.setdefault(TASK_OF_METRIC.get(use, "other"), []).append(_metric_entry(r, use, report.get("run_id", "")))
+        results = []
+        for task, metrics in by_task.items():
+            result: dict[str, Any] = {"task": {"type": task, "name": task.replace("-", " ").capitalize()}}
+            if dataset_id:
+                result["dataset"] = {"type": dataset_id, "name": dataset_id}
+            result["metrics"] = metrics  # no `source`: the Hub wants a URL with it; the run id is in each metric's args
+            results.append(result)
+        entries.append({"name": model, "results": results})
     return {"model-index": entries}
 
 
@@ -62,12 +90,12 @@ def main(args: argparse.Namespace) -> int:
         report = json.loads((args.run_dir / "report.json").read_text())
     except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{args.run_dir}/report.json: not found; not a run directory") from None
-    index = model_index(report, args.model)
+    index = model_index(report, args.model, args.dataset_id)
     if args.model and not index["model-index"]:
         raise InputError(f"{args.run_dir}: no model {args.model!r} in this run")
-    for entry in index["model-index"]:
-        for result in entry["results"]:
-            result["source"].pop("url")
+    if not args.dataset_id:
+        print("note: no --dataset-id, so no result names a dataset; the Hub shows model-index results only with one",
+              file=sys.stderr)
     text = "---\n" + yaml.safe_dump(index, sort_keys=False) + "---\n"
     if args.out:
         write_atomic(args.out, text.encode())

@@ -6,7 +6,8 @@ DIR follows the output folder rules of `mmeval run` (staging.py): it appears who
 at all, a folder of the user's is refused, and an earlier output is replaced only with
 `--force`.
 Text is marked while it is generated (the `watermark` gate), so it is detected here but
-not embedded. `detect` prints, per file (per line for JSONL): detected, score, p-value.
+not embedded. `detect` prints, per file (per line for JSONL): detected, score, p-value;
+it skips the manifests `embed` writes, so `detect marked/*` works.
 Keys come from `--keyring` / $MMEVAL_KEYRING; embed needs the `run` permission, detect `audit`.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,8 @@ def main(args: argparse.Namespace) -> int:
     action = "run" if args.wm_command == "embed" else "audit"
     principal = authorize_args(args, action, "watermark", anchors=tuple(args.files))
     ring = KeyRing.load(ring_path)
+    if args.wm_command == "detect":
+        args.files = _without_manifests(args.files)
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise InputError(f"{missing[0]} not found")
@@ -87,10 +91,28 @@ def _embed(args: argparse.Namespace, ring: Any) -> int:
     return len(args.files)
 
 
+def _without_manifests(files: list[Path]) -> list[Path]:
+    """`files` less the `NAME.manifest.json` files beside marked media, said in one stderr line."""
+    from ..errors import InputError
+    from ..provenance.manifest import SUFFIX
+
+    kept = [f for f in files if not f.name.endswith(SUFFIX)]
+    skipped = len(files) - len(kept)
+    if not kept:
+        raise InputError(f"only manifests given ({skipped}); detect takes the media files beside them")
+    if skipped:
+        print(f"note: skipped {skipped} manifest file(s) ({SUFFIX})", file=sys.stderr)
+    return kept
+
+
 def _detect(args: argparse.Namespace, ring: Any) -> None:
+    from ..errors import InputError
     from ..provenance.files import WatermarkKeys, detect_file, modality_of
     from ..provenance.text import load_tokenizer
 
+    unsupported = [f for f in args.files if modality_of(f) is None]
+    if unsupported:  # before any output, so a typo in a glob does not leave half a listing
+        raise InputError(f"{unsupported[0]}: unsupported file type (text: .txt .jsonl; images: .png .jpg .jpeg; audio: .wav)")
     keys = WatermarkKeys.from_ring(ring)
     tokenizer = load_tokenizer(args.tokenizer) if any(modality_of(f) == "text" for f in args.files) else None
     for path in args.files:

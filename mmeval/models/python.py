@@ -5,18 +5,39 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, SpecError
+from ..plugins import ArgumentError
 from ..registry import load_object
+
+# Folders `importable_from` made importable, innermost last: what an import error names.
+_SUITE_FOLDERS: list[Path] = []
+
+
+@contextmanager
+def importable_from(folder: Path) -> Iterator[None]:
+    """Make `folder` (a suite's) importable first while the block runs; sys.path is then
+    restored exactly, so one suite's modules do not shadow another's imports later."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(folder))
+    _SUITE_FOLDERS.append(Path(folder))
+    try:
+        yield
+    finally:
+        _SUITE_FOLDERS.pop()
+        sys.path[:] = saved
 
 
 class PythonCallable:
     """Calls `callable(inputs, **options)` per batch (plus `seed=` if it accepts one).
 
-    The current directory is importable, so a suite can name a module next to it.
-    Example: `use: python` with `args: {callable: "mypkg.gen:describe", options: {temperature: 0.7}}`.
+    The suite's folder, then the current directory, are importable, so a suite can name a
+    module next to it. Example: `use: python` with
+    `args: {callable: "mypkg.gen:describe", options: {temperature: 0.7}}`.
     """
 
     runs_model = True
@@ -25,9 +46,9 @@ class PythonCallable:
         if os.getcwd() not in sys.path:
             sys.path.append(os.getcwd())
         self.target = callable
-        self.fn = load_object(callable)
+        self.fn = _load_callable(callable)
         if not callable_(self.fn):
-            raise SpecError(f"{callable!r} is not callable")
+            raise ArgumentError("callable", f"{callable!r} is not callable")
         self.options = dict(options or {})
         params = inspect.signature(self.fn).parameters
         self._takes_seed = "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -44,6 +65,25 @@ class PythonCallable:
         if len(outputs) != len(inputs):
             raise InputError(f"{self.target} returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
+
+
+def _load_callable(target: str) -> Any:
+    """`load_object(target)`; a module not found names the folders searched, for `build`
+    to prefix with the suite key (`models.NAME.args.callable: ...`)."""
+    try:
+        return load_object(target)
+    except SpecError as exc:
+        missing = exc.__cause__
+        module = target.partition(":")[0]
+        if not isinstance(missing, ModuleNotFoundError) or not _is_part_of(missing.name, module):
+            raise ArgumentError("callable", str(exc)) from None  # an import inside the module failed: say so as is
+        folders = ", ".join(dict.fromkeys([*map(str, reversed(_SUITE_FOLDERS)), os.getcwd()]))
+        raise ArgumentError("callable", f"cannot import module {module!r} (looked in {folders})") from None
+
+
+def _is_part_of(name: str | None, module: str) -> bool:
+    """True when `name` is `module` or one of its parent packages (`pkg` of `pkg.gen`)."""
+    return name is not None and (module == name or module.startswith(name + "."))
 
 
 callable_ = callable

@@ -81,7 +81,7 @@ def test_export_model_index(passing_run):
     assert proc.stdout.startswith("---\n") and proc.stdout.endswith("---\n")
     index = yaml.safe_load(proc.stdout.strip("-\n"))["model-index"]
     report = json.loads((passing_run / "report.json").read_text())
-    exported = {(e["name"], m["name"]): m["value"] for e in index for m in e["results"][0]["metrics"]}
+    exported = {(e["name"], m["name"]): m["value"] for e in index for res in e["results"] for m in res["metrics"]}
     expected = {(r["model"], r["key"]): r["value"] for r in report["results"] if r["value"] is not None}
     assert exported == expected
     assert mmeval("export", str(passing_run), "--model", "nope").returncode == 2
