@@ -19,6 +19,7 @@ other. Under torchrun every rank calls them; rank 0's Report has the results.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import tempfile
@@ -80,17 +81,21 @@ class Report:
 
 
 def run(suite: str | Path | dict[str, Any] | Suite, out: str | Path | None = None, *, progress: bool = False,
-        force: bool = False, reuse_outputs: bool = False, extras: dict[str, Any] | None = None) -> Report:
+        force: bool = False, reuse_outputs: bool = False, extras: dict[str, Any] | None = None,
+        limit: int | None = None, overrides: Sequence[str] = ()) -> Report:
     """Run a suite (a YAML file, a dict of the YAML's structure with paths relative to the
-    working directory, or a built `Suite`) and return its Report."""
+    working directory, or a built `Suite`) and return its Report. `limit` and `overrides`
+    are `--limit` and `--set` (README, "Run controls")."""
+    from .overrides import apply_overrides
     from .runner import run as run_suite
 
     if isinstance(suite, dict):
-        suite = suite_from_dict(suite, Path.cwd())
+        suite = suite_from_dict(apply_overrides(copy.deepcopy(suite), list(overrides), "suite dict"), Path.cwd())
+        suite.overrides = tuple(overrides)
     elif not isinstance(suite, Suite):
-        suite = load_suite(suite)
+        suite = load_suite(suite, overrides)
     result = run_suite(suite, Path(out) if out is not None else None, progress=progress, extras=extras,
-                       reuse_outputs=reuse_outputs, force=force)
+                       reuse_outputs=reuse_outputs, force=force, limit=limit)
     return Report(result.report, result.run_dir)
 
 

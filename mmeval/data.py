@@ -9,6 +9,7 @@ relative to the JSONL file that holds it; metrics load the file when they need i
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,7 @@ class Dataset:
         self.path = path
         self.format = source_format(path, fmt)
         self.columns, self.split = columns, split
+        self._kept: set[int] | None = None  # row indices `limit` keeps (None: all)
         self.ids: list[str] = []
         seen: set[str] = set()
         for number, obj in self._rows():
@@ -104,12 +106,22 @@ class Dataset:
             self.ids.append(sid)
         if not self.ids:
             raise InputError(f"{path}: dataset is empty")
+        self.total = len(self.ids)
+
+    def limit(self, n: int, seed: int) -> None:
+        """Keep a seeded random `n` of the samples, in dataset order (`--limit`); `total`
+        stays the full count, so the report can say "N of M"."""
+        if n >= len(self.ids):
+            return
+        keep = sorted(random.Random(seed).sample(range(len(self.ids)), n))
+        self._kept, self.ids = set(keep), [self.ids[i] for i in keep]
 
     def _rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         from .datasources import mapped, read_rows
 
-        for number, row in read_rows(self.path, self.format, self.split):
-            yield number, mapped(row, self.columns, f"{self.path}:{number}")
+        for index, (number, row) in enumerate(read_rows(self.path, self.format, self.split)):
+            if self._kept is None or index in self._kept:
+                yield number, mapped(row, self.columns, f"{self.path}:{number}")
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import resource
 import sys
 import time
@@ -52,8 +53,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _cuda() -> Any:
+    """torch.cuda when the run's models are on a GPU (not with `--device cpu`)."""
     torch = sys.modules.get("torch")  # only if something already imported torch
-    return torch.cuda if torch is not None and torch.cuda.is_available() else None
+    on_cpu = os.environ.get("MMEVAL_DEVICE", "").strip() == "cpu"
+    return torch.cuda if torch is not None and not on_cpu and torch.cuda.is_available() else None
 
 
 def _peak_rss_bytes() -> int:

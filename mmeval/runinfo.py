@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -27,10 +28,32 @@ def git_revision(path: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+DEVICE_ENV = "MMEVAL_DEVICE"
+
+
 def best_device() -> str:
+    """`$MMEVAL_DEVICE` (`--device`), else cuda when torch sees one, else cpu."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return os.environ.get(DEVICE_ENV, "").strip() or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_device(name: str, where: str) -> str:
+    """`name` if this machine has it (cpu, cuda, cuda:N); else InputError, before any model loads."""
+    import torch
+
+    from .errors import InputError
+
+    text = name.strip().lower()
+    if text == "cpu":
+        return text
+    if text != "cuda" and not (text.startswith("cuda:") and text[5:].isdigit()):
+        raise InputError(f"{where} {name!r}: expected cpu, cuda or cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(text[5:]) if ":" in text else 0
+    if index >= count:
+        raise InputError(f"{where} {name!r}: this machine has {count} CUDA device(s) (torch {torch.__version__})")
+    return text
 
 
 def environment(seed: int, suite_dir: Path) -> dict[str, Any]:
@@ -46,6 +69,6 @@ def environment(seed: int, suite_dir: Path) -> dict[str, Any]:
         "threads": threads_in_effect(),  # count, where it came from, torch's and each BLAS pool's
         "seed": seed,
     }
-    if info["device"] == "cuda":
-        info["device_name"] = torch.cuda.get_device_name(0)
+    if info["device"].startswith("cuda"):
+        info["device_name"] = torch.cuda.get_device_name(torch.device(info["device"]))
     return info

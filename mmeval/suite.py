@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -111,6 +112,7 @@ class Suite:
     models: dict[str, Any]
     metrics: list[BoundMetric]
     gates: list[Any]
+    overrides: tuple[str, ...] = ()  # `--set KEY=VALUE` applied over the file (its sha256 is the file's)
 
     @property
     def name(self) -> str:
@@ -124,11 +126,16 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_suite(text: str, where: str) -> SuiteSpec:
-    """Parse and validate suite YAML text; `where` names the file in messages."""
+def parse_suite(text: str, where: str, overrides: Sequence[str] = ()) -> SuiteSpec:
+    """Parse and validate suite YAML text, with `--set` overrides (overrides.py) applied;
+    `where` names the file in messages."""
     raw = load_yaml(text, where)
     if not isinstance(raw, dict):
         raise SpecError(f"{where}: a suite must be a mapping with keys version, name, dataset, models")
+    if overrides:
+        from .overrides import apply_overrides
+
+        raw = apply_overrides(raw, list(overrides), where)
     if raw.get("version") not in (1, None) or isinstance(raw.get("version"), bool):
         raise SpecError(f"{where}: version: unsupported suite version {raw.get('version')!r}; this mmeval reads version 1")
     try:
@@ -154,8 +161,8 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read, validate and build a suite; nothing runs yet."""
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read, validate and build a suite (`overrides`: `--set KEY=VALUE`); nothing runs yet."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -169,7 +176,9 @@ def load_suite(path: str | Path) -> Suite:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not UTF-8 text") from None
-    return build_suite(parse_suite(text, str(path)), path, hashlib.sha256(data).hexdigest())
+    suite = build_suite(parse_suite(text, str(path), overrides), path, hashlib.sha256(data).hexdigest())
+    suite.overrides = tuple(overrides)
+    return suite
 
 
 def suite_from_dict(data: dict[str, Any], base: Path, objects: dict[str, Any] | None = None) -> Suite:

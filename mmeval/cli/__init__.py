@@ -19,6 +19,7 @@ from .. import __version__
 # name -> (module, one-line help). Adding a command = one line here + its module.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("mmeval.cli.run", "run a suite and write a report"),
+    "validate": ("mmeval.cli.validate", "load and check a suite, its data and plugins without running a model"),
     "list": ("mmeval.cli.list_plugins", "list registered metrics, models and gates"),
     "verify": ("mmeval.cli.verify", "check a run's signature and every file it covers"),
     "compare": ("mmeval.cli.compare", "compare two runs per metric with paired bootstrap intervals"),
@@ -52,6 +53,7 @@ environment variables:
   MMEVAL_WEIGHTS_DIR    folder with metric weights (Inception for FID); nothing is downloaded
   MMEVAL_PSEUDONYM_KEY  hex key for `pii redact` pseudonyms, like --key-file
   MMEVAL_DEBUG          set by --debug so every torchrun rank shows its traceback
+  MMEVAL_DEVICE         device models and metrics run on (cpu, cuda, cuda:N), like --device
   GITHUB_STEP_SUMMARY   set by GitHub Actions: `run` appends report.md to the job page
 """
 

@@ -39,7 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", metavar="N",
         help="torch and BLAS/OpenMP threads (default: $MMEVAL_THREADS, else one per physical core this process may use)",
     )
+    add_run_controls(parser)
     add_access_arguments(parser)
+
+
+def add_run_controls(parser: argparse.ArgumentParser) -> None:
+    """`--limit`, `--set` and `--device`: what a run (and `validate`) may change for once."""
+    parser.add_argument("--limit", type=_positive, metavar="N",
+                        help="run a seeded subset of N samples; the report says 'partial: N of M' and sign-off refuses it")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one suite value, e.g. models.candidate.args.temperature=0.7 (repeatable; recorded in the report)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N for models and metrics (default: $MMEVAL_DEVICE, else cuda when present)")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of samples, at least 1, got {text!r}")
+    return int(text)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -55,6 +71,10 @@ def main(args: argparse.Namespace) -> int:
 
     if args.signing_key:  # the runner signs through report.signing.load_signing_key, which reads this
         os.environ["MMEVAL_SIGNING_KEY"] = str(args.signing_key)
+    if args.device:  # runinfo.best_device reads it, for every adapter and metric
+        from ..runinfo import check_device
+
+        os.environ["MMEVAL_DEVICE"] = check_device(args.device, "--device")
     world = current_world()  # under torchrun: one run, many ranks; rank 0 keeps the audit trail
     if args.junit and world.primary:  # before the run: a mistyped folder must not cost a whole run
         check_destination(args.junit)
@@ -67,11 +87,13 @@ def main(args: argparse.Namespace) -> int:
         extras["keyring"] = KeyRing.load(ring_path)
     if not world.primary:
         return run(args.suite, args.out, progress=False, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
-                   suite_sha256=suite_sha256).exit_code
-    log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None, world_size=world.size)
+                   suite_sha256=suite_sha256, limit=args.limit, overrides=args.overrides).exit_code
+    log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None, world_size=world.size,
+               **({"overrides": args.overrides} if args.overrides else {}), **({"limit": args.limit} if args.limit else {}))
     try:
         result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
-                     suite_sha256=suite_sha256)  # the bytes access was decided on, not a file swapped since
+                     suite_sha256=suite_sha256,  # the bytes access was decided on, not a file swapped since
+                     limit=args.limit, overrides=args.overrides)
     except BaseException as exc:
         log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__, world_size=world.size)
         raise

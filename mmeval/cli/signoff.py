@@ -1,7 +1,8 @@
 """`mmeval signoff RUN_DIR [--principal NAME] [--key PUBKEY] [--json]`: approve a release.
 
 Needs the `sign-off` permission, a report whose status is `pass` (not `ungated`: a
-suite without thresholds checked nothing), and a run that verifies. Writes
+suite without thresholds checked nothing) of the whole suite (not a `--limit` subset),
+and a run that verifies. Writes
 `signoff.dsse.json` (format and checks: report/signoff.py; `mmeval verify` checks it)
 and an audit event.
 
@@ -44,6 +45,9 @@ def main(args: argparse.Namespace) -> int:
                           "gated; add thresholds to the suite to sign off a release")
     if report.get("status") != SIGNABLE_STATUS:
         raise GateBlocked(f"{args.run_dir}/report.json: status is {report.get('status')!r}; only a passing run can be signed off")
+    partial = report.get("dataset", {}).get("partial")
+    if partial:  # a --limit run measured part of the suite: a smoke check, not a release verdict
+        raise GateBlocked(f"{args.run_dir}/report.json: the run is partial ({partial}); run the whole suite to sign off")
     key = load_signing_key(args.signing_key)
     path = write_signoff(args.run_dir, statement, principal, utc_now(), args.comment, key)
     keyid = key_id(key.public_key())

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .per_class import per_class_section
-from .summary import direction, fmt, not_comparable, rank_rows, value_text, verdict_reason
+from .summary import direction, fmt, not_comparable, rank_rows, run_caveats, value_text, verdict_reason
 
 GALLERY_PER_MODEL = 6
 MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
@@ -32,6 +32,7 @@ main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 10px}
 .verdict{border-radius:10px;padding:18px 22px;color:#fff;margin:16px 0}
 .verdict .big{font-size:30px;font-weight:700;letter-spacing:.04em}
+.verdict .caveat{margin-top:6px;font-weight:600}
 .pass{background:#1f8a4c}.fail{background:#c0392b}.blocked{background:#7b2cbf}.ungated{background:#5d6d7e}
 table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}
 th,td{padding:6px 10px;border-bottom:1px solid #e6e8ec;text-align:left;font-variant-numeric:tabular-nums}
@@ -50,7 +51,7 @@ def _verdict(report: dict[str, Any]) -> str:
     reason = verdict_reason(report)
     return (
         f'<section id="verdict" class="verdict {escape(status)}"><div class="big">{escape(status.upper())}</div>'
-        f"<div>{escape(reason)}</div></section>"
+        f"<div>{escape(reason)}</div>" + "".join(f'<div class="caveat">{escape(c)}</div>' for c in run_caveats(report)) + "</section>"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .summary import fmt, not_comparable, rank_rows, result_footnotes, value_text, verdict_reason
+from .summary import fmt, not_comparable, rank_rows, result_footnotes, run_caveats, value_text, verdict_reason
 
 # `ungated` is not a pass: nothing was checked, so it gets no green tick.
 ICONS = {"pass": "✅ PASS", "fail": "❌ FAIL", "blocked": "⛔ BLOCKED", "ungated": "⚪ UNGATED"}
@@ -41,6 +41,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     reason = verdict_reason(report) if report["status"] != "pass" else report.get("reason")
     if reason:
         lines += [f"**Why:** {reason}", ""]
+    for caveat in run_caveats(report):
+        lines += [f"**{caveat.split(':')[0].capitalize()}:**{caveat.split(':', 1)[1]}", ""]
     if report["thresholds"]:
         lines += ["| | model | metric | value | needs |", "|---|---|---|---|---|"]
         for t in report["thresholds"]:

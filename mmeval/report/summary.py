@@ -75,6 +75,19 @@ def result_footnotes(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def run_caveats(report: dict[str, Any]) -> list[str]:
+    """What every view says next to the verdict when the run was not the suite as written:
+    a `--limit` subset, `--set` overrides."""
+    caveats = []
+    partial = report.get("dataset", {}).get("partial")
+    if partial:
+        caveats.append(f"partial: {partial}")
+    overrides = report.get("suite", {}).get("overrides")
+    if overrides:
+        caveats.append("overrides (--set): " + ", ".join(overrides))
+    return caveats
+
+
 def rank_rows(report: dict[str, Any]) -> list[list[str]]:
     """A distributed run's ranks as table rows (a header first), or [] for one process:
     where each ran, its samples and seconds, and each model's throughput on it."""
@@ -92,6 +105,7 @@ def rank_rows(report: dict[str, Any]) -> list[list[str]]:
 def summarize(report: dict[str, Any], run_dir: str) -> str:
     reason = report.get("reason") if report["status"] == "pass" else verdict_reason(report)
     out = [f"suite {report['suite']['name']}: {report['status'].upper()}" + (f" ({reason})" if reason else "")]
+    out += [f"  {caveat}" for caveat in run_caveats(report)]
     results = report["results"]
     if results:
         models = list(dict.fromkeys(r["model"] for r in results))

@@ -16,7 +16,7 @@ rank 0). Either way a run appears complete and signed, or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,6 +62,8 @@ def run(
     reuse_outputs: bool = False,
     force: bool = False,
     suite_sha256: str | None = None,
+    limit: int | None = None,
+    overrides: Sequence[str] = (),
 ) -> RunResult:
     """Run a suite end to end and write its report to `out` (atomically).
 
@@ -70,12 +72,14 @@ def run(
     outputs; they are then not timed). `extras` reach gates and observers through
     `GateContext.extras` (e.g. `keyring`: seal raw outputs). `suite_sha256`: the suite
     bytes an access decision was made on; a file that differs when loaded is refused.
+    `limit`: run a seeded subset of that many samples (the report says "N of M");
+    `overrides`: `--set KEY=VALUE` over the suite file (overrides.py), recorded in the report.
     Under torchrun every rank calls this; rank 0's result has the report.
     """
     with _exits_are_failures(), joined(current_world()) as world:
         run_id, stamp = world.share((uuid.uuid4().hex, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")))
-        asked = _Asked(suite_path if isinstance(suite_path, Suite) else Path(suite_path), out, force, suite_sha256, progress and world.primary, dict(extras or {}), reuse_outputs,
-                       run_id, stamp)
+        asked = _Asked(suite_path if isinstance(suite_path, Suite) else Path(suite_path), out, force, suite_sha256,
+                       progress and world.primary, dict(extras or {}), reuse_outputs, run_id, stamp, limit, tuple(overrides))
         outcome = world.attempt(lambda: _run(world, asked))
         verdict = world.share(outcome if isinstance(outcome, Failed) else (outcome.status, str(outcome.run_dir)))
         if isinstance(verdict, Failed):  # every rank exits with the run's code; rank 0 says why
@@ -96,6 +100,8 @@ class _Asked:
     reuse_outputs: bool
     run_id: str
     stamp: str
+    limit: int | None
+    overrides: tuple[str, ...]
 
 
 @dataclass
@@ -135,7 +141,7 @@ def _run(world: World, asked: _Asked) -> RunResult:
 def _prepare(world: World, stack: ExitStack, asked: _Asked) -> _RankPart:
     """Plan this rank's part and bind it to its folder: the staging run directory on rank 0,
     a private temporary folder elsewhere (both removed when the stack closes on an error)."""
-    plan = load_plan(asked.suite_path, asked.suite_sha256)
+    plan = load_plan(asked.suite_path, asked.suite_sha256, asked.overrides, asked.limit)
     final = asked.out or default_run_dir(plan.suite.name, asked.stamp)
     folder = stack.enter_context(staged_directory(final, replace=asked.force) if world.primary else private_directory())
     ctx = GateContext(plan.suite.name, plan.suite.sha256, asked.run_id, folder, plan.suite.spec.seed, dict(asked.extras))

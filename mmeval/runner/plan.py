@@ -3,6 +3,7 @@ folder a rank writes into (rank 0: the staging run directory; others: a private 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,15 +34,17 @@ class Plan:
     dataset: Dataset
 
 
-def load_plan(suite_path: str | Path | Suite, suite_sha256: str | None) -> Plan:
-    """The suite (a file, or one built already: the Python API) and its dataset, checked;
-    nothing bound, nothing run. `suite_sha256`: the bytes an access decision was made on;
-    a swapped file is refused."""
-    suite = suite_path if isinstance(suite_path, Suite) else load_suite(suite_path)
+def load_plan(suite_path: str | Path | Suite, suite_sha256: str | None, overrides: Sequence[str] = (), limit: int | None = None) -> Plan:
+    """The suite (a file with its `--set` overrides, or one built already: the Python API)
+    and its dataset (a seeded `limit` of it), checked; nothing bound, nothing run.
+    `suite_sha256`: the bytes an access decision was made on; a swapped file is refused."""
+    suite = suite_path if isinstance(suite_path, Suite) else load_suite(suite_path, overrides)
     if suite_sha256 is not None and suite.sha256 != suite_sha256:
         raise IntegrityError(f"{suite_path}: the suite file changed after the access check; nothing was run")
     spec = suite.spec.dataset
     dataset = Dataset(suite.dataset_path, spec.format, spec.columns, spec.split)
+    if limit is not None:
+        dataset.limit(limit, suite.spec.seed)
     for adapter in suite.models.values():
         check = getattr(adapter, "check_ids", None)
         if check is not None:

@@ -46,8 +46,8 @@ def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: 
         "status": status_of(blocked, thresholds),
         "reason": gate_log.blocked_reason or failure_reason(thresholds),
         "run_id": run_id,
-        "suite": {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256, "language": suite.spec.language},
-        "dataset": {"path": str(suite.dataset_path), "n": len(plan.dataset)},
+        "suite": _suite_section(suite),
+        "dataset": _dataset_section(plan),
         "models": _models_section(suite, shard),
         "metrics": _metrics_section(suite),
         "provenance": provenance,
@@ -58,6 +58,23 @@ def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: 
     }
     report.update(shard.report_entries)  # e.g. the encrypted store's summary
     return report
+
+
+def _suite_section(suite: Suite) -> dict[str, Any]:
+    section = {"name": suite.name, "path": str(suite.path), "sha256": suite.sha256, "language": suite.spec.language}
+    if suite.overrides:  # what ran differs from the file the sha256 is of
+        section["overrides"] = list(suite.overrides)
+    return section
+
+
+def _dataset_section(plan: Plan) -> dict[str, Any]:
+    """The dataset and how many samples ran; a `--limit` run says "partial" in every view."""
+    dataset = plan.dataset
+    section: dict[str, Any] = {"path": str(plan.suite.dataset_path), "n": len(dataset)}
+    if len(dataset) < dataset.total:
+        section.update(of=dataset.total, partial=f"{len(dataset)} of {dataset.total} samples "
+                       f"(a seeded subset, seed {plan.suite.spec.seed}: --limit)")
+    return section
 
 
 def _models_section(suite: Suite, shard: Shard) -> dict[str, Any]:
