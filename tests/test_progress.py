@@ -37,3 +37,12 @@ def test_disabled_writes_nothing():
     bar.update(3)
     bar.close()
     assert stream.getvalue() == ""
+
+
+def test_the_line_says_what_runs_now():
+    stream = _Terminal()
+    bar = Progress("smoke: batches", 30, stream=stream, unit="samples")
+    bar._last -= 1
+    bar.doing("generating candidate")
+    bar.close()
+    assert "smoke: batches: 0/30 samples (0%)" in stream.getvalue() and stream.getvalue().rstrip().endswith("· generating candidate\x1b[K")

@@ -132,9 +132,9 @@ def _run(world: World, asked: _Asked) -> RunResult:
         ranks = [s.figures() for s in shards] if world.distributed else []  # each rank's own, before they merge
         records = part.recorder.close()  # before other ranks' records are appended to the file
         shard = merge(part.plan.suite, shards, part.recorder, part.folder)
-        report = build_report(part.plan, asked.run_id, started, shard, part.recorder, ranks)
+        report = build_report(part.plan, asked.run_id, started, shard, part.recorder, ranks, asked.progress)
         report["records"] = records
-        write_report_files(report, part.folder)
+        write_report_files(report, part.folder, asked.progress)
     return RunResult(report["status"], part.final, report)
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..progress import Progress
 from ..suite import BoundMetric, Suite, result_key
 from .state import Shard
 
 
-def results(suite: Suite, shard: Shard, recorder: Any) -> list[dict[str, Any]]:
+def results(suite: Suite, shard: Shard, recorder: Any, progress: bool = False) -> list[dict[str, Any]]:
+    """Every metric's values for every model, with intervals (the slow part: bootstraps)."""
     results = []
+    bar = Progress(f"{suite.name}: values and intervals", sum(len(bm.models) for bm in suite.metrics), enabled=progress, unit="metrics")
     for bm in suite.metrics:
         for model in bm.models:
+            bar.doing(f"{bm.label} of {model}")
             state = shard.states[(bm.label, model)]
             n = shard.counts[(bm.label, model)]
             unmeasured = _unmeasured(bm, n)
@@ -49,6 +53,8 @@ def results(suite: Suite, shard: Shard, recorder: Any) -> list[dict[str, Any]]:
                     if per_class:
                         entry["per_class"] = per_class
                 results.append(entry)
+            bar.update(1)
+    bar.close()
     return results
 
 

@@ -19,25 +19,33 @@ from .state import GateLog, Shard
 REPORT_FORMAT_VERSION = 1
 
 
-def write_report_files(report: dict[str, Any], run_dir: Path) -> None:
+def write_report_files(report: dict[str, Any], run_dir: Path, progress: bool = False) -> None:
     """The record (report.json), its views (report.md, report.html), then the signature
     over all of them and every artifact, so a run appears complete and signed or not at all."""
+    from ..progress import Progress
     from ..report.html import render_html
     from ..report.markdown import render_markdown
     from ..report.signing import sign_run
 
-    write_json(run_dir / "report.json", report)
-    write_atomic(run_dir / "report.md", render_markdown(report).encode())
-    write_atomic(run_dir / "report.html", render_html(report, run_dir).encode())
-    sign_run(run_dir, report)
+    bar = Progress(f"{report['suite']['name']}: report", 4, enabled=progress, unit="steps")
+    steps = (("report.json", lambda: write_json(run_dir / "report.json", report)),
+             ("report.md", lambda: write_atomic(run_dir / "report.md", render_markdown(report).encode())),
+             ("report.html", lambda: write_atomic(run_dir / "report.html", render_html(report, run_dir).encode())),
+             ("signing", lambda: sign_run(run_dir, report)))
+    for name, step in steps:
+        bar.doing(name)
+        step()
+        bar.update(1)
+    bar.close()
 
 
-def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: Any, ranks: list[dict[str, Any]]) -> dict[str, Any]:
+def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: Any, ranks: list[dict[str, Any]],
+                 progress: bool = False) -> dict[str, Any]:
     """The report of a run whose shards merged into `shard`; `ranks`: each rank's figures
     (a distributed run; empty for one process)."""
     suite, gate_log = plan.suite, shard.gate_log
     blocked = bool(gate_log.blocked_reason)
-    values = [] if blocked else results(suite, shard, recorder) + shard.efficiency.results(suite.models)
+    values = [] if blocked else results(suite, shard, recorder, progress) + shard.efficiency.results(suite.models)
     thresholds = [] if blocked else check_thresholds(suite, values)
     provenance = environment(suite.spec.seed, suite.path.parent)
     provenance.update(started=started, finished=utc_now(), world_size=max(len(ranks), 1))

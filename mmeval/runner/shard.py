@@ -48,14 +48,16 @@ def execute_shard(
     caches = _output_caches(suite, ctx, world, reuse_outputs)
     total = min(len(plan.dataset), batches.stop * spec.batch_size) - batches.start * spec.batch_size
     label = suite.name if not world.distributed else f"{suite.name} (rank {world.rank} of {world.size})"
-    bar = Progress(label, max(total, 0), enabled=progress)
+    bar = Progress(f"{label}: batches", max(total, 0), enabled=progress, unit="samples")
     try:
         for number, batch in plan.dataset.batches(spec.batch_size, batches):
             outputs, seconds = {}, {}
             for name, adapter in suite.models.items():
+                bar.doing(f"generating {name}")
                 started = time.perf_counter()
                 outputs[name] = _generate(name, adapter, batch, spec.seed, caches.get(name), shard.efficiency)
                 seconds[name] = time.perf_counter() - started
+            bar.doing("gates")
             outputs = _apply_gates(suite, batch, outputs, ctx, shard.gate_log, recorder)
             if shard.gate_log.blocked_reason:
                 recorder.flush(number + 1)
@@ -63,6 +65,7 @@ def execute_shard(
             for observer in [*observers, recorder]:
                 for name in outputs:
                     observer.on_outputs(name, batch, outputs[name], seconds[name])
+            bar.doing("scoring")
             for bm in suite.metrics:
                 _score_batch(bm, batch, outputs, shard, recorder)
             recorder.flush(number + 1)
