@@ -1,4 +1,4 @@
-"""`mmeval store ls|get RUN_DIR [ID] [--export DIR]`: list or decrypt records of a run's store.
+"""`mmeval store ls RUN_DIR` and `mmeval store get RUN_DIR [ID] [--export DIR]`: list or decrypt a run's store.
 
 Needs the `read-raw` permission (ls too) on the suite the run's signed attestation names
 (with a policy in force the run is verified first: exit 4); every read is
@@ -15,21 +15,28 @@ reader role's private key alone (no key ring): see `mmeval keys reader-new`.
 from __future__ import annotations
 
 import argparse
-import re
 import json
+import re
 from pathlib import Path
 
 from ._access import add_access_arguments, authorize_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["ls", "get"])
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    parser.add_argument("id", nargs="?", metavar="ID", help="record id (get); all records when left out")
-    parser.add_argument("--export", type=Path, metavar="DIR", help="get: write media outputs and their manifests to DIR")
-    parser.add_argument("--reader-key", type=Path, metavar="FILE",
-                        help="get: decrypt with this reader role's X25519 private key instead of the key ring's master key")
-    add_access_arguments(parser, run_key=True)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
+    listing = actions.add_parser("ls", help="list the record ids of a run's encrypted store",
+                                 description="List the record ids (not their contents) of RUN_DIR's encrypted store.")
+    reading = actions.add_parser("get", help="decrypt records (all, or one ID) to stdout, or media to files with --export",
+                                 description="Decrypt records of RUN_DIR's encrypted store: one ID, or all of them.")
+    for action in (listing, reading):
+        action.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    reading.add_argument("id", nargs="?", metavar="ID", help="record id; all records when left out")
+    reading.add_argument("--export", type=Path, metavar="DIR", help="write media outputs and their manifests to DIR")
+    reading.add_argument("--reader-key", type=Path, metavar="FILE",
+                         help="decrypt with this reader role's X25519 private key instead of the key ring's master key")
+    for action in (listing, reading):
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+        add_access_arguments(action, run_key=True)
 
 
 def main(args: argparse.Namespace) -> int:
