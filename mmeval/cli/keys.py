@@ -1,4 +1,4 @@
-"""`mmeval keys init|rotate|list|public|reader-new|reader-remove [ROLE] [--keyring P] [--store RUN_DIR ...]`.
+"""`mmeval keys init|rotate|list|public|reader-new|reader-remove|c2pa-cert [ROLE] [--keyring P] [--store RUN_DIR ...]`.
 
 `public` prints the ring's signing public key (PEM) for `mmeval provenance verify --public-key`.
 
@@ -14,7 +14,15 @@ removed (the audit log keeps who had signed off) and the run must be signed off 
 (0600, never over an existing file), its public key into the ring; runs then seal every
 record for it too, and `mmeval store get --reader-key FILE` opens them without the ring.
 `reader-remove ROLE` drops it; records already written keep its wrap until a
-`rotate --store` re-wraps them. Needs the `manage-keys` permission.
+`rotate --store` re-wraps them.
+
+`c2pa-cert [--out DIR] [--ca-cert PEM --ca-key PEM]` makes the X.509 signer that embedded C2PA
+manifests need (ES256, the C2PA certificate profile): a local root CA plus a leaf it signs, or a
+leaf signed by your CA. DIR (default $MMEVAL_HOME/c2pa/) gets signer.pem (the chain), signer.key
+(0600) and, for a local CA, ca.pem (give it to verifiers: `provenance verify --c2pa-trust`) and
+ca.key (0600); nothing is ever overwritten.
+
+Every action needs the `manage-keys` permission.
 """
 
 from __future__ import annotations
@@ -27,9 +35,12 @@ from ._access import add_access_arguments, authorize_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "list", "public", "reader-new", "reader-remove"])
+    parser.add_argument("action", choices=["init", "rotate", "list", "public", "reader-new", "reader-remove", "c2pa-cert"])
     parser.add_argument("role", nargs="?", metavar="ROLE", help="reader-new / reader-remove: the reader role")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="reader-new: where to write the role's private key")
+    parser.add_argument("--out", type=Path, metavar="PATH",
+                        help="reader-new: the file for the role's private key; c2pa-cert: the directory for the signer")
+    parser.add_argument("--ca-cert", type=Path, metavar="PEM", help="c2pa-cert: sign the leaf with this CA certificate")
+    parser.add_argument("--ca-key", type=Path, metavar="PEM", help="c2pa-cert: the CA's private key")
     parser.add_argument("--store", type=Path, action="append", default=[], metavar="RUN_DIR",
                         help="run directory whose store to re-wrap on rotate (repeatable)")
     parser.add_argument("--remove-old", action="store_true", help="after rotate, delete the inactive master keys")
@@ -51,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
         log.append("key", principal=principal, operation="init", keyring=str(path), key_ids=[k["id"] for k in ring.describe()])
         print(f"created key ring {path} (mode 0600)")
         return 0
+    if args.action == "c2pa-cert":
+        return _c2pa_cert(args, principal, log)
     if args.action.startswith("reader-") and not args.role:
         raise SpecError(f"keys {args.action} needs a ROLE")
     ring = KeyRing.load(path)
@@ -119,6 +132,18 @@ def main(args: argparse.Namespace) -> int:
         log.append("key", principal=principal, operation="remove", keyring=str(path), key_ids=old)
         print(f"removed old master keys: {', '.join(old)}")
     print(f"active master key: {new_id}")
+    return 0
+
+
+def _c2pa_cert(args: argparse.Namespace, principal: str, log) -> int:
+    from ..provenance.c2pa_embed import default_dir, make_signer
+
+    out = args.out or default_dir()
+    written = make_signer(out, args.ca_cert, args.ca_key)
+    log.append("key", principal=principal, operation="c2pa-cert", directory=str(out),
+               local_ca=args.ca_cert is None, files=[p.name for p in written])
+    for path in written:
+        print(f"wrote {path}" + (" (mode 0600)" if path.suffix == ".key" else ""))
     return 0
 
 
