@@ -1,4 +1,4 @@
-"""`mmeval keys init|rotate|list|public|reader-new|reader-remove|c2pa-cert [ROLE] [--keyring P] [--store RUN_DIR ...]`.
+"""`mmeval keys ACTION`: init, rotate, list, public, reader-new, reader-remove, c2pa-cert (each with its own --help).
 
 `public` prints the ring's signing public key (PEM) for `mmeval provenance verify --public-key`.
 
@@ -34,18 +34,40 @@ from pathlib import Path
 from ._access import add_access_arguments, authorize_args
 
 
+ACTIONS = {  # name -> (help, the options it takes)
+    "init": ("create a key ring (0600) with a master, watermark and signing key", ()),
+    "rotate": ("add a new active master key and re-wrap the records of --store runs", ("store", "remove_old")),
+    "list": ("list the ring's keys and reader roles (ids only, never key material)", ("json",)),
+    "public": ("print the ring's signing public key (PEM), for provenance verify --public-key", ()),
+    "reader-new": ("make a reader role: its private key to --out, its public key into the ring", ("role", "out")),
+    "reader-remove": ("drop a reader role from the ring", ("role",)),
+    "c2pa-cert": ("make the X.509 signer embedded C2PA manifests need", ("out", "ca_cert", "ca_key")),
+}
+_UNSET = {"role": None, "out": None, "ca_cert": None, "ca_key": None, "store": [], "remove_old": False, "json": False}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "list", "public", "reader-new", "reader-remove", "c2pa-cert"])
-    parser.add_argument("role", nargs="?", metavar="ROLE", help="reader-new / reader-remove: the reader role")
-    parser.add_argument("--out", type=Path, metavar="PATH",
-                        help="reader-new: the file for the role's private key; c2pa-cert: the directory for the signer")
-    parser.add_argument("--ca-cert", type=Path, metavar="PEM", help="c2pa-cert: sign the leaf with this CA certificate")
-    parser.add_argument("--ca-key", type=Path, metavar="PEM", help="c2pa-cert: the CA's private key")
-    parser.add_argument("--store", type=Path, action="append", default=[], metavar="RUN_DIR",
-                        help="run directory whose store to re-wrap on rotate (repeatable)")
-    parser.add_argument("--remove-old", action="store_true", help="after rotate, delete the inactive master keys")
-    parser.add_argument("--json", action="store_true", help="list as JSON")
-    add_access_arguments(parser)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=type(parser))
+    for name, (help_text, options) in ACTIONS.items():
+        action = actions.add_parser(name, help=help_text, description=help_text)
+        if "role" in options:
+            action.add_argument("role", nargs="?", metavar="ROLE", help="the reader role")  # missing: main says so
+        if "out" in options:
+            action.add_argument("--out", type=Path, metavar="PATH",
+                                help="the file for the role's private key" if name == "reader-new"
+                                else "the directory for the signer (default: $MMEVAL_HOME/c2pa/)")
+        if "ca_cert" in options:
+            action.add_argument("--ca-cert", type=Path, metavar="PEM", help="sign the leaf with this CA certificate")
+            action.add_argument("--ca-key", type=Path, metavar="PEM", help="the CA's private key")
+        if "store" in options:
+            action.add_argument("--store", type=Path, action="append", default=[], metavar="RUN_DIR",
+                                help="run directory whose store to re-wrap (repeatable)")
+            action.add_argument("--remove-old", action="store_true", help="then delete the inactive master keys")
+        if "json" in options:
+            action.add_argument("--json", action="store_true", help="as JSON")
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+        add_access_arguments(action)
+        action.set_defaults(**{k: v for k, v in _UNSET.items() if k not in options})
 
 
 def main(args: argparse.Namespace) -> int:
