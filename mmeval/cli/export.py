@@ -1,11 +1,16 @@
-"""`mmeval export RUN_DIR --format model-index`: Hugging Face model-card metadata.
+"""`mmeval export RUN_DIR --format model-index|mlflow`: a run's results for other tools.
 
-Prints (or writes with `--out`) the YAML front matter block a model card's README.md
-starts with: one `model-index` entry per model of the run, one result per Hub task the
-suite's metrics measure (accuracy -> text-classification, BLEU -> text-generation, FID ->
-text-to-image, ...), one metric per headline result with its fingerprint and run id in `args`.
+`model-index` (Hugging Face model-card metadata) prints (or writes with `--out`) the YAML
+front matter block a model card's README.md starts with: one `model-index` entry per model
+of the run, one result per Hub task the suite's metrics measure (accuracy ->
+text-classification, BLEU -> text-generation, FID -> text-to-image, ...), one metric per
+headline result with its fingerprint and run id in `args`.
 `dataset` names a Hub dataset id, so it is written only with `--dataset-id`; the Hub
 reads a result only with one. Needs `read-report` on the run's signed suite.
+
+`--format mlflow --tracking-uri URI [--experiment NAME]` logs the run to an MLflow tracking
+store instead (report/mlflow_export.py), after verifying it: a tampered run is never
+exported (exit 4); a store that cannot be reached or written is exit 2.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from ._access import add_access_arguments, authorize_run
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="a run directory written by `mmeval run`")
-    parser.add_argument("--format", choices=["model-index"], default="model-index")
+    parser.add_argument("--format", choices=["model-index", "mlflow"], default="model-index")
     parser.add_argument("--model", help="export only this model of the run")
     parser.add_argument("--dataset-id", help="the Hub dataset the suite's samples come from (e.g. user/reviews)")
     parser.add_argument("--out", type=Path, help="write here instead of standard output")
+    parser.add_argument("--tracking-uri", metavar="URI", help="mlflow: the tracking store (file:///path, http://host:5000, ...)")
+    parser.add_argument("--experiment", metavar="NAME", help="mlflow: the experiment to log into (default: mmeval/<suite>)")
     add_access_arguments(parser, keyring=False, run_key=True)
 
 
@@ -80,6 +87,8 @@ def model_index(report: dict[str, Any], only: str | None = None, dataset_id: str
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.format == "mlflow":
+        return _export_mlflow(args)
     import yaml
 
     from ..errors import InputError
@@ -101,4 +110,21 @@ def main(args: argparse.Namespace) -> int:
         write_atomic(args.out, text.encode())
     else:
         print(text, end="")
+    return 0
+
+
+def _export_mlflow(args: argparse.Namespace) -> int:
+    from ..errors import SpecError
+    from ..report.mlflow_export import export_run
+    from ..report.signing import verify_run
+
+    if not args.tracking_uri:
+        raise SpecError("--format mlflow needs --tracking-uri URI (e.g. file:///path/mlruns or http://host:5000)")
+    unused = [flag for flag, value in (("--model", args.model), ("--dataset-id", args.dataset_id), ("--out", args.out)) if value]
+    if unused:
+        raise SpecError(f"{unused[0]} is for --format model-index; an MLflow export logs the whole run")
+    statement = verify_run(args.run_dir, args.key)  # always, policy or not: a tampered run never leaves
+    authorize_run(args, "read-report", args.run_dir, statement)
+    run_id = export_run(args.run_dir, args.tracking_uri, args.experiment, statement=statement)
+    print(f"exported {args.run_dir} to MLflow run {run_id} at {args.tracking_uri}")
     return 0

@@ -10,6 +10,9 @@ Under `torchrun ... -m mmeval run` every rank authorizes, rank 0 alone writes th
 trail (one run-start/run-end pair with `world_size`), the summary and the report.
 `--json` prints one JSON object instead of the summary; `--junit FILE` writes the threshold
 checks as JUnit XML for CI (also when a threshold fails; not when the command errors).
+`--mlflow URI` then logs the signed run to that MLflow tracking store (as `mmeval export
+--format mlflow`); if the store fails, the run stays written and the error says how to
+export it again (exit 2).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._access import add_access_arguments, authorize_suite, suite_identity
+from ._access import add_access_arguments, authorize_run, authorize_suite, suite_identity
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress, no summary (--json still prints)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (status, exit_code, run_dir, reason, thresholds, results) instead of the summary")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write the threshold checks as JUnit XML to FILE (its folder must exist)")
+    parser.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow tracking store (needs mmeval[mlflow])")
     parser.add_argument(
         "--reuse-outputs", action="store_true",
         help="reuse outputs of an earlier completed run from the resume cache (their efficiency is not measured)",
@@ -78,6 +82,10 @@ def main(args: argparse.Namespace) -> int:
     world = current_world()  # under torchrun: one run, many ranks; rank 0 keeps the audit trail
     if args.junit and world.primary:  # before the run: a mistyped folder must not cost a whole run
         check_destination(args.junit)
+    if args.mlflow and world.primary:  # likewise a missing extra or a store MLflow would refuse
+        from ..report.mlflow_export import check_tracking_uri
+
+        check_tracking_uri(args.mlflow)
     log = AuditLog.default() if world.primary else _DenialsOnly(AuditLog.default())
     suite_name, suite_sha256 = suite_identity(args.suite)
     principal = authorize_suite(args, "run", args.suite, log=log)  # name and sha256 of the suite file
@@ -117,7 +125,27 @@ def main(args: argparse.Namespace) -> int:
     if summary_file:  # GitHub Actions shows this on the job page
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write((result.run_dir / "report.md").read_text(encoding="utf-8") + "\n")
+    if args.mlflow:  # last: whatever the store does, the local outputs are all written
+        _export_mlflow(args, result.run_dir)
     return result.exit_code
+
+
+def _export_mlflow(args: argparse.Namespace, run_dir: Path) -> None:
+    """Log the finished run to MLflow; on failure, the written run and how to send it again."""
+    from ..errors import MmevalError
+    from ..report.mlflow_export import export_run
+    from ..report.signing import verify_run
+
+    try:
+        statement = verify_run(run_dir)  # the key that just signed it: MMEVAL_SIGNING_KEY or your own
+        authorize_run(args, "read-report", run_dir, statement)
+        mlflow_run = export_run(run_dir, args.mlflow, statement=statement)
+    except MmevalError as exc:
+        again = f"mmeval export {run_dir} --format mlflow --tracking-uri {args.mlflow}"
+        exc.args = (f"{exc}; the run is written and signed at {run_dir}; export it again with: {again}",)
+        raise
+    if not (args.quiet or args.json):
+        print(f"logged to MLflow run {mlflow_run} at {args.mlflow}")
 
 
 def _machine_summary(result: Any) -> dict[str, Any]:
