@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     embed.add_argument("--force", action="store_true", help="replace an earlier mmeval output in --out")
     embed.add_argument("--model", default="unknown", help="the generator's name, recorded in the manifest")
     embed.add_argument("--weights-sha256", help="sha256 of the generator's weights, recorded in the manifest")
+    embed.add_argument("--c2pa", action="store_true",
+                       help="embed a signed C2PA manifest in each file instead of a sidecar (pip install 'mmeval[c2pa]'; signer: keys c2pa-cert)")
+    embed.add_argument("--c2pa-signer", type=Path, metavar="DIR", help="the `keys c2pa-cert` folder (default: $MMEVAL_HOME/c2pa/)")
     detect = sub.add_parser("detect", help="test files for the mark (text, images, audio)")
     detect.add_argument("files", type=Path, nargs="+", help=".txt/.jsonl text, PNG/JPEG images or WAV files")
     detect.add_argument("--json", action="store_true", help="one JSON object per item")
@@ -79,16 +82,29 @@ def _embed(args: argparse.Namespace, ring: Any) -> int:
         if modality_of(src) not in ("image", "audio"):
             raise InputError(f"{src}: embed takes PNG/JPEG images or WAV audio (text is marked during generation)")
     generator = {"model": args.model, "weights_sha256": args.weights_sha256}
+    signer = _c2pa_signer(args) if args.c2pa else None  # a missing signer fails before anything is marked
     marked = [embed_bytes(src, keys) for src in args.files]  # every input checked before any write
     with staged_directory(args.out, replace=args.force) as staging:
         for src, data in zip(args.files, marked):
             dst = staging / src.name
             claim = build_claim(data, dst.name, watermark=mark_claim(modality_of(src) or "", keys), generator=generator)
-            write_atomic(dst, data)
-            write_manifest(manifest_path(dst), sign_manifest(claim, ring.signing_key()))
+            if signer is not None:  # the manifest travels inside the file, readable by Content Credentials tools
+                from ..provenance import c2pa_embed
+
+                write_atomic(dst, c2pa_embed.embed(data, c2pa_embed.mime_of(dst), c2pa_embed.claim_fields(claim), *signer))
+            else:
+                write_atomic(dst, data)
+                write_manifest(manifest_path(dst), sign_manifest(claim, ring.signing_key()))
     for src in args.files:
-        print(f"{args.out / src.name}  (+ {manifest_path(args.out / src.name).name})")
+        print(f"{args.out / src.name}  " + ("(C2PA manifest embedded)" if signer else f"(+ {manifest_path(args.out / src.name).name})"))
     return len(args.files)
+
+
+def _c2pa_signer(args: argparse.Namespace) -> tuple[bytes, bytes]:
+    from ..provenance import c2pa_embed
+
+    c2pa_embed.require()
+    return c2pa_embed.load_signer(args.c2pa_signer or c2pa_embed.default_dir())
 
 
 def _without_manifests(files: list[Path]) -> list[Path]:

@@ -37,6 +37,11 @@ def mime_of(path: Path) -> str | None:
     return MIME_BY_SUFFIX.get(Path(path).suffix.lower())
 
 
+def require() -> None:
+    """MissingExtra (one line: pip install 'mmeval[c2pa]') unless c2pa-python is installed."""
+    _c2pa()
+
+
 def _c2pa() -> Any:
     try:
         import c2pa

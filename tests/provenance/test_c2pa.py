@@ -207,6 +207,26 @@ def test_provenance_verify_reports_embedded_manifests_and_fails_on_tampering(sig
     assert "INVALID" in bad.stdout
 
 
+@pytest.mark.parametrize("src", [PNG, WAV], ids=["png", "wav"])
+def test_watermark_embed_c2pa_writes_the_manifest_into_the_file(signer, tmp_path, src):
+    """The CLI path: marked files that carry their own C2PA manifest, no sidecar, and verify."""
+    proc = mmeval("watermark", "embed", str(src), "--out", str(tmp_path / "marked"), "--model", "studio-gen", "--c2pa")
+    assert proc.returncode == 0, proc.stderr
+    assert "(C2PA manifest embedded)" in proc.stdout
+    assert [p.name for p in (tmp_path / "marked").iterdir() if not p.name.startswith(".")] == [src.name]
+    asset = tmp_path / "marked" / src.name
+    reader = _independent_reader(asset.read_bytes(), c2pa_embed.mime_of(src), signer["ca"])
+    assert "org.mmeval.claim" in reader.json()
+    row = json.loads(mmeval("provenance", "verify", str(asset), "--json").stdout)
+    assert row["valid"] and row["c2pa"]["claim"]["model"] == "studio-gen" and row["watermark"]["detected"]
+
+
+def test_watermark_embed_c2pa_without_a_signer_says_how_to_make_one(ring, tmp_path):
+    proc = mmeval("watermark", "embed", str(PNG), "--out", str(tmp_path / "marked"), "--c2pa")
+    assert_one_line_error(proc, 2, "run: mmeval keys c2pa-cert")
+    assert not (tmp_path / "marked").exists()
+
+
 def test_provenance_verify_still_checks_sidecars_and_wants_a_manifest(signer, tmp_path):
     src = tmp_path / "plain.png"
     src.write_bytes(PNG.read_bytes())
