@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace an earlier mmeval output at --out")
     parser.add_argument("--public-key", type=Path, help="trusted manifest signer, PEM (default: the key ring's)")
     parser.add_argument("--tokenizer", type=Path, help="tokenizer folder of the text generator (default: reference text model)")
+    parser.add_argument("--c2pa-trust", type=Path, metavar="PEM",
+                        help="CA certificates embedded C2PA manifests must chain to (default: $MMEVAL_HOME/c2pa/ca.pem)")
     add_access_arguments(parser)
 
 
@@ -48,7 +50,9 @@ def main(args: argparse.Namespace) -> int:
     rules = AuditRules.parse(policy.audit)
     ring = KeyRing.load(resolve_path(args.keyring))
     trusted = trusted_signers(args.public_key, ring)
-    auditor = Auditor(WatermarkKeys.from_ring(ring), trusted, rules, args.tokenizer)
+    from ..provenance.c2pa_embed import trust_anchors
+
+    auditor = Auditor(WatermarkKeys.from_ring(ring), trusted, rules, args.tokenizer, trust_anchors(args.c2pa_trust))
     report = auditor.audit(args.folder)
     report.update(started=utc_now(), principal=principal, pii_detector=auditor.describe_pii())
     out = args.out or Path("reports") / "audit" / utc_now().replace(":", "").replace("-", "")

@@ -82,16 +82,9 @@ class _Trust:
         return self._signers
 
     def c2pa_anchors(self) -> bytes | None:
-        from ..errors import InputError
-        from ..provenance.c2pa_embed import CA_CERT, default_dir
+        from ..provenance.c2pa_embed import trust_anchors
 
-        path = self.c2pa_trust or default_dir() / CA_CERT
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            if self.c2pa_trust is not None:
-                raise InputError(f"{path} not found") from None
-            return None  # then no embedded manifest is trusted
+        return trust_anchors(self.c2pa_trust)
 
 
 def verify_one(asset: Path, trust: _Trust, sidecar_only: bool = False) -> dict[str, Any]:

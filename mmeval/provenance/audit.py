@@ -1,7 +1,8 @@
 """Audit a folder of content generated elsewhere: marks, manifests and personal data.
 
 Every text (.txt, .jsonl), image (PNG/JPEG) and audio (WAV) file under the folder is
-checked for our watermark, for a signed manifest beside it (`NAME.manifest.json`) and,
+checked for our watermark, for a signed manifest beside it (`NAME.manifest.json`) or
+embedded in it (C2PA, with c2pa-python; it must chain to the trusted CA) and,
 for text, for PII. What counts as a violation comes from the rules (the access policy's
 `audit:` section, else the defaults below): an invalid manifest always does.
 
@@ -48,8 +49,10 @@ class AuditRules:
 
 
 class Auditor:
-    def __init__(self, keys: WatermarkKeys, trusted: list[Any], rules: AuditRules, tokenizer_dir: Path | None = None):
+    def __init__(self, keys: WatermarkKeys, trusted: list[Any], rules: AuditRules, tokenizer_dir: Path | None = None,
+                 c2pa_anchors: bytes | None = None):
         self.keys, self.trusted, self.rules = keys, trusted, rules
+        self.c2pa_anchors = c2pa_anchors  # CA certificates an embedded C2PA manifest must chain to
         self.tokenizer_dir = tokenizer_dir
         self._pii: Any = None
 
@@ -120,8 +123,11 @@ class Auditor:
         return entry
 
     def _manifest(self, path: Path) -> dict[str, Any]:
+        """The sidecar manifest's state, else an embedded C2PA manifest's (c2pa_embed.py)."""
         if not manifest_path(path).exists():
-            return {"state": "missing"}
+            from .c2pa_embed import embedded_state
+
+            return embedded_state(path, self.c2pa_anchors) or {"state": "missing"}
         try:
             claim = verify_manifest(path, self.trusted)
         except (IntegrityError, InputError) as exc:

@@ -310,6 +310,40 @@ def _write_new(path: Path, data: bytes, mode: int) -> Path:
     return path
 
 
+def trust_anchors(given: Path | None) -> bytes | None:
+    """The CA certificates embedded manifests must chain to: `given` (`--c2pa-trust`, which
+    must exist), else the local CA of `keys c2pa-cert` if there is one, else None (then no
+    embedded manifest is trusted)."""
+    path = given or default_dir() / CA_CERT
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if given is not None:
+            raise InputError(f"{path} not found") from None
+        return None
+
+
+def embedded_state(path: Path, anchors: bytes | None) -> dict[str, Any] | None:
+    """An asset's embedded manifest as an audit sees it: `{"state": "valid"|"invalid", ...}`,
+    or None when the file has none (or is no PNG/JPEG/WAV, or c2pa-python is missing)."""
+    mime = mime_of(path)
+    if mime is None:
+        return None
+    try:
+        _c2pa()
+    except MissingExtra:  # without the extra an embedded manifest is not seen: the audit says "missing"
+        return None
+    found = read(path.read_bytes(), mime, anchors)
+    if found is None:
+        return None
+    try:
+        claim = require_valid(found, str(path))
+    except IntegrityError as exc:
+        return {"state": "invalid", "format": "c2pa", "reason": str(exc)}
+    return {"state": "valid", "format": "c2pa", "generator": claim.get("generator"), "run_id": claim.get("run_id"),
+            "created": claim.get("created")}
+
+
 def load_signer(directory: Path) -> tuple[bytes, bytes]:
     """(certificate chain PEM, private key PEM) from a `keys c2pa-cert` directory."""
     try:

@@ -221,6 +221,23 @@ def test_watermark_embed_c2pa_writes_the_manifest_into_the_file(signer, tmp_path
     assert row["valid"] and row["c2pa"]["claim"]["model"] == "studio-gen" and row["watermark"]["detected"]
 
 
+def test_audit_accepts_embedded_manifests_and_flags_tampered_ones(signer, tmp_path):
+    assert mmeval("watermark", "embed", str(PNG), str(WAV), "--out", str(tmp_path / "marked"), "--c2pa").returncode == 0
+    done = mmeval("audit", str(tmp_path / "marked"), "--out", str(tmp_path / "audit"), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert [(f["manifest"]["state"], f["manifest"].get("format")) for f in report["files"]] == [("valid", "c2pa")] * 2
+    asset = tmp_path / "marked" / PNG.name
+    raw = bytearray(asset.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # inside the image data, which the manifest's hash covers
+    asset.write_bytes(bytes(raw))
+    done = mmeval("audit", str(tmp_path / "marked"), "--out", str(tmp_path / "audit2"))
+    assert done.returncode == 1
+    report = json.loads((tmp_path / "audit2" / "audit.json").read_text())
+    states = {f["file"]: f["manifest"]["state"] for f in report["files"]}
+    assert states == {PNG.name: "invalid", WAV.name: "valid"} and report["summary"]["by_violation"]["invalid-manifest"] == 1
+
+
 def test_watermark_embed_c2pa_without_a_signer_says_how_to_make_one(ring, tmp_path):
     proc = mmeval("watermark", "embed", str(PNG), "--out", str(tmp_path / "marked"), "--c2pa")
     assert_one_line_error(proc, 2, "run: mmeval keys c2pa-cert")
