@@ -159,7 +159,9 @@ def signed_media(tmp_path_factory):
 @given(mime=st.sampled_from(["image/png", "audio/wav"]), where=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
 def test_any_flipped_bit_outside_the_manifest_invalidates_it(signed_media, mime, where, bit):
     # Inside the manifest store C2PA leaves some bytes unsigned (box headers, the signature's
-    # zero padding), so the property is for the media and container bytes around it.
+    # zero padding), so the property is for the media and container bytes around it. A flip
+    # in the container's chunk header can also hide the manifest (read gives None: "no
+    # manifest", which verify and audit never count as valid); either way it is never valid.
     files, anchors = signed_media
     signed = files[mime]
     span = _manifest_span(signed)
@@ -167,7 +169,7 @@ def test_any_flipped_bit_outside_the_manifest_invalidates_it(signed_media, mime,
     data = bytearray(signed)
     data[outside[int(where * len(outside))]] ^= 1 << bit
     found = c2pa_embed.read(bytes(data), mime, anchors)
-    assert found is not None and not found["valid"]
+    assert found is None or not found["valid"]
 
 
 def _marked_with_embedded_manifest(tmp_path: Path, src: Path, signer) -> tuple[Path, bytes]:
