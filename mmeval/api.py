@@ -23,7 +23,7 @@ import copy
 import inspect
 import json
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,32 +136,13 @@ def evaluate(model: Any, data: Any, metrics: Sequence[Any], *, targets: Sequence
         return run(suite_from_dict(spec, Path.cwd(), objects), out, progress=progress)
 
 
-class _Function:
-    """A plain function as an adapter: `fn(inputs)` per batch (with `seed=` if it takes one)."""
-
-    runs_model = True
-
-    def __init__(self, name: str, fn: Callable[..., Iterable[Any]]):
-        self.name, self.fn = name, fn
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):  # a builtin without a signature
-            params = {}
-        self._takes_seed = "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-    def generate(self, inputs: Sequence[Any], *, seed: int, ids: Sequence[str]) -> list[Any]:
-        outputs = self.fn(list(inputs), seed=seed) if self._takes_seed else self.fn(list(inputs))
-        try:
-            return list(outputs)
-        except TypeError:
-            raise InputError(f"model {self.name!r} returned {type(outputs).__name__}, expected a list of outputs") from None
-
-
 def _adapter(name: str, model: Any) -> Any:
     if callable(getattr(model, "generate", None)):
         return model
     if callable(model):
-        return _Function(name, model)
+        from .models.python import FunctionAdapter
+
+        return FunctionAdapter(model, f"model {name!r}")
     raise InputError(f"evaluate: model {name!r}: {type(model).__name__} is neither a function nor an adapter with generate()")
 
 

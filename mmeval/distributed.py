@@ -157,7 +157,9 @@ def joined(world: World) -> Iterator[World]:
     import torch
     import torch.distributed as dist
 
-    cuda = torch.cuda.is_available() and os.environ.get("MMEVAL_DEVICE", "").strip() != "cpu"
+    from .runinfo import chosen_device
+
+    cuda = torch.cuda.is_available() and chosen_device() != "cpu"
     if cuda:  # "cuda" then means this rank's GPU for every model and metric
         torch.cuda.set_device(world.local_rank)
     try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import resource
 import sys
 import time
@@ -54,9 +53,10 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _cuda() -> Any:
     """torch.cuda when the run's models are on a GPU (not with `--device cpu`)."""
+    from .runinfo import chosen_device
+
     torch = sys.modules.get("torch")  # only if something already imported torch
-    on_cpu = os.environ.get("MMEVAL_DEVICE", "").strip() == "cpu"
-    return torch.cuda if torch is not None and not on_cpu and torch.cuda.is_available() else None
+    return torch.cuda if torch is not None and chosen_device() != "cpu" and torch.cuda.is_available() else None
 
 
 def _peak_rss_bytes() -> int:

@@ -31,11 +31,16 @@ def git_revision(path: Path) -> str | None:
 DEVICE_ENV = "MMEVAL_DEVICE"
 
 
+def chosen_device() -> str | None:
+    """The device the user chose (`--device`, `$MMEVAL_DEVICE`), or None."""
+    return os.environ.get(DEVICE_ENV, "").strip() or None
+
+
 def best_device() -> str:
-    """`$MMEVAL_DEVICE` (`--device`), else cuda when torch sees one, else cpu."""
+    """The chosen device, else cuda when torch sees one, else cpu."""
     import torch
 
-    return os.environ.get(DEVICE_ENV, "").strip() or ("cuda" if torch.cuda.is_available() else "cpu")
+    return chosen_device() or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def check_device(name: str, where: str) -> str:

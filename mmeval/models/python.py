@@ -32,25 +32,19 @@ def importable_from(folder: Path) -> Iterator[None]:
         sys.path[:] = saved
 
 
-class PythonCallable:
-    """Calls `callable(inputs, **options)` per batch (plus `seed=` if it accepts one).
-
-    The suite's folder, then the current directory, are importable, so a suite can name a
-    module next to it. Example: `use: python` with
-    `args: {callable: "mypkg.gen:describe", options: {temperature: 0.7}}`.
-    """
+class FunctionAdapter:
+    """A function of a batch of inputs as an adapter: `fn(inputs, **options)` per batch,
+    plus `seed=` if it accepts one. `label` names it in errors. The Python API wraps
+    notebook functions in it; `use: python` loads one by name (PythonCallable)."""
 
     runs_model = True
 
-    def __init__(self, callable: str, options: dict[str, Any] | None = None):
-        if os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
-        self.target = callable
-        self.fn = _load_callable(callable)
-        if not callable_(self.fn):
-            raise ArgumentError("callable", f"{callable!r} is not callable")
-        self.options = dict(options or {})
-        params = inspect.signature(self.fn).parameters
+    def __init__(self, fn: Any, label: str, options: dict[str, Any] | None = None):
+        self.fn, self.target, self.options = fn, label, dict(options or {})
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            params = {}
         self._takes_seed = "seed" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
     def generate(self, inputs: Sequence[Any], *, seed: int, ids: Sequence[str]) -> list[Any]:
@@ -65,6 +59,23 @@ class PythonCallable:
         if len(outputs) != len(inputs):
             raise InputError(f"{self.target} returned {len(outputs)} outputs for {len(inputs)} inputs")
         return outputs
+
+
+class PythonCallable(FunctionAdapter):
+    """Calls `callable(inputs, **options)` per batch (plus `seed=` if it accepts one).
+
+    The suite's folder, then the current directory, are importable, so a suite can name a
+    module next to it. Example: `use: python` with
+    `args: {callable: "mypkg.gen:describe", options: {temperature: 0.7}}`.
+    """
+
+    def __init__(self, callable: str, options: dict[str, Any] | None = None):
+        if os.getcwd() not in sys.path:
+            sys.path.append(os.getcwd())
+        fn = _load_callable(callable)
+        if not callable_(fn):
+            raise ArgumentError("callable", f"{callable!r} is not callable")
+        super().__init__(fn, callable, options)
 
 
 def _load_callable(target: str) -> Any:

@@ -20,6 +20,7 @@ from ..gates.base import Decision, GateContext, GateItem
 from ..metrics.base import has_sample_stats, settled
 from ..progress import Progress
 from ..report.records import RECORDS, SampleRecorder
+from ..runinfo import best_device
 from ..suite import BoundMetric, Suite
 from .plan import Plan, RunObserver
 from .state import GateLog, Shard
@@ -36,7 +37,7 @@ def execute_shard(
     if world.distributed and not batches:
         sys.stderr.write(f"warning: rank {world.rank} of {world.size} has no batch to run (the suite has {count} of "
                          f"{spec.batch_size} samples); a smaller batch_size spreads the work over every rank\n")
-    shard = Shard(rank_info(world, _device()), (batches.start, batches.stop), batch_states=None if world.primary else {})
+    shard = Shard(rank_info(world, best_device()), (batches.start, batches.stop), batch_states=None if world.primary else {})
     for bm in suite.metrics:
         for model in bm.models:
             shard.states[(bm.label, model)] = bm.metric.init()
@@ -83,12 +84,6 @@ def execute_shard(
         observer.finish(shard.report_entries, Path(ctx.run_dir))
     shard.seconds = time.perf_counter() - began
     return shard, recorder
-
-
-def _device() -> str:
-    from ..runinfo import best_device
-
-    return best_device()
 
 
 def _output_caches(suite: Suite, ctx: GateContext, world: World, reuse_outputs: bool) -> dict[str, Any]:
