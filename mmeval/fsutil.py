@@ -30,12 +30,17 @@ def write_json(path: Path, obj: Any, mode: int = 0o644) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode(), mode)
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: Path, limit: int | None = None) -> str:
+    """Hex sha256 of a file (of its first `limit` bytes), read in 1 MiB chunks."""
     digest = hashlib.sha256()
+    left = -1 if limit is None else limit
     with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        while left != 0:
+            chunk = handle.read(1 << 20 if left < 0 else min(left, 1 << 20))
+            if not chunk:
+                break
             digest.update(chunk)
+            left = left - len(chunk) if left > 0 else left
     return digest.hexdigest()
 
 

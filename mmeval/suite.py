@@ -77,6 +77,26 @@ class DatasetSpec(_Strict):
     split: str | None = None  # a saved Hugging Face DatasetDict's split
 
 
+class CriterionSpec(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")  # becomes the result key human_<name>
+    scale: int = Field(default=5, ge=2, le=10)  # scores 1..scale
+
+
+class PairwiseSpec(_Strict):
+    a: str  # the model judged (its win rate is human_preference)
+    b: str  # the model it is judged against
+
+
+class ReviewSpec(_Strict):
+    """Human ratings (review/): which samples people rate, how, and how often."""
+
+    criteria: list[CriterionSpec] = Field(default_factory=list)
+    pairwise: PairwiseSpec
+    samples: int = Field(default=50, ge=1, le=10000)  # a seeded choice, stratified by `stratify`
+    raters_per_sample: int = Field(default=3, ge=1, le=100)
+    stratify: str | None = None  # a dataset field (e.g. category); default: the dataset's order, in 10 strata
+
+
 class SuiteSpec(_Strict):
     version: int
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -90,6 +110,7 @@ class SuiteSpec(_Strict):
     gates: list[PluginSpec] = Field(default_factory=list)
     thresholds: list[ThresholdSpec] = Field(default_factory=list)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    review: ReviewSpec | None = None
 
 
 @dataclass
@@ -273,6 +294,17 @@ def _check_references(spec: SuiteSpec, where: str) -> None:
     for i, t in enumerate(spec.thresholds):
         if t.model not in spec.models:
             raise SpecError(f"{where}: thresholds[{i}].model: {_did_you_mean(t.model, spec.models, 'model')}")
+    review = spec.review
+    if review is not None:
+        for side in ("a", "b"):
+            if getattr(review.pairwise, side) not in spec.models:
+                raise SpecError(f"{where}: review.pairwise.{side}: {_did_you_mean(getattr(review.pairwise, side), spec.models, 'model')}")
+        if review.pairwise.a == review.pairwise.b:
+            raise SpecError(f"{where}: review.pairwise: a and b are both {review.pairwise.a!r}; name two models")
+        names = [c.name for c in review.criteria]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise SpecError(f"{where}: review.criteria: criterion {twice!r} appears twice")
 
 
 def _check_thresholds(spec: SuiteSpec, metrics: list[BoundMetric], models: dict[str, Any], where: str) -> None:
@@ -288,6 +320,11 @@ def _check_thresholds(spec: SuiteSpec, metrics: list[BoundMetric], models: dict[
     for name, adapter in models.items():
         if getattr(adapter, "runs_model", True):
             defined[name].update(FIGURES)
+    if spec.review is not None:  # values `mmeval review summarize` adds once people rated
+        from .review.summary import review_keys
+
+        for name, keys in review_keys(spec.review).items():
+            defined[name].update(keys)
     for i, t in enumerate(spec.thresholds):
         if t.metric not in defined[t.model]:
             elsewhere = sorted(n for n, keys in defined.items() if t.metric in keys)

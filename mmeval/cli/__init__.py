@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("mmeval.cli.log", "verify or show the tamper-evident audit log"),
     "watermark": ("mmeval.cli.watermark", "embed or detect keyed watermarks in text, images and audio"),
     "provenance": ("mmeval.cli.provenance", "verify artifacts against their signed provenance manifests"),
+    "review": ("mmeval.cli.review", "rate a run's outputs in a local page, or fold the ratings into its report"),
     "audit": ("mmeval.cli.audit", "audit a folder of generated content: marks, manifests, PII"),
 }
 

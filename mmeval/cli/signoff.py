@@ -34,6 +34,7 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import GateBlocked
     from ..report.signing import key_id, load_signing_key, verify_run
     from ..report.signoff import SIGNABLE_STATUS, write_signoff
+    from ..report.summary import ratings_caveat
     from ..runinfo import utc_now
     from ..security.auditlog import AuditLog
 
@@ -48,6 +49,9 @@ def main(args: argparse.Namespace) -> int:
     partial = report.get("dataset", {}).get("partial")
     if partial:  # a --limit run measured part of the suite: a smoke check, not a release verdict
         raise GateBlocked(f"{args.run_dir}/report.json: the run is partial ({partial}); run the whole suite to sign off")
+    ratings = ratings_caveat(report)
+    if ratings:  # the suite asks people to rate: a verdict without their ratings is not the suite's
+        raise GateBlocked(f"{args.run_dir}/report.json: {ratings}; collect and summarize them (mmeval review) to sign off")
     key = load_signing_key(args.signing_key)
     path = write_signoff(args.run_dir, statement, principal, utc_now(), args.comment, key)
     keyid = key_id(key.public_key())

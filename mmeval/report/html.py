@@ -265,6 +265,42 @@ def _badges(found: dict[str, list[str]]) -> str:
     return "".join(f'<span class="badge">{escape(gate)}: {escape(kind)}</span>' for gate, kinds in found.items() for kind in kinds)
 
 
+def _human_ratings(report: dict[str, Any]) -> str:
+    """What people were asked to rate, what they said (the human_* results), and how their
+    scores go with each automatic metric over the rated samples (Spearman's rho)."""
+    review = report.get("review")
+    if not isinstance(review, dict):
+        return ""
+    pair = review["pairwise"]
+    criteria = ", ".join(f"{c['name']} (1–{c['scale']})" for c in review["criteria"]) or "none"
+    strata = f"stratified by {review['stratify']}" if review.get("stratify") else "spread over the dataset"
+    plan = (f"<p>{escape(pair['a'])} against {escape(pair['b'])}, blinded · {len(review['samples'])} samples ({escape(strata)}) · "
+            f"{review['raters_per_sample']} raters each · criteria: {escape(criteria)}</p>")
+    summary = review.get("summary")
+    if not summary:
+        return ("<h2>Human ratings</h2>" + plan + '<p class="muted">Not collected yet: <code>mmeval review serve RUN_DIR</code>, '
+                "then <code>mmeval review summarize RUN_DIR</code>. Until then every human_* value is not measured.</p>")
+    counts = (f"<p>{summary['ratings']} ratings by {len(summary['raters'])} rater(s) · {summary['complete_samples']} of "
+              f"{len(review['samples'])} samples fully rated"
+              + (f' · <span class="bad">incomplete: {escape(summary["incomplete"])}</span>' if summary.get("incomplete") else "") + "</p>")
+    human = [r for r in report["results"] if str(r.get("fingerprint", "")).startswith("human|")]
+    rows = summary.get("correlations") or []
+    if rows:
+        metrics = list(dict.fromkeys(r["metric"] for r in rows))
+        humans = list(dict.fromkeys(r["human"] for r in rows))
+        cell = {(r["human"], r["metric"]): r for r in rows}
+        body = "".join(
+            f"<tr><td>{escape(h)}</td>" + "".join(
+                f'<td class="num">{escape(fmt(cell[(h, m)]["rho"]))} <span class="ci">n={cell[(h, m)]["n"]}</span></td>'
+                if (h, m) in cell else "<td></td>" for m in metrics) + "</tr>" for h in humans)
+        table = ("<h3>Agreement with the automatic metrics (Spearman's rho over rated samples)</h3>"
+                 '<div class="scroll"><table><tr><th>human</th>' + "".join(f"<th>{escape(m)}</th>" for m in metrics)
+                 + f"</tr>{body}</table></div>")
+    else:
+        table = f'<p class="muted">Correlations {escape(summary.get("correlations_note") or "need per-sample metric values")}.</p>'
+    return "<h2>Human ratings</h2>" + plan + counts + _results_table(human) + table
+
+
 def _gates(report: dict[str, Any]) -> str:
     gates = report.get("gates") or []
     if not gates:
@@ -317,7 +353,7 @@ def render_html(report: dict[str, Any], run_dir: Path) -> str:
         _verdict(report),
         "<h2>Thresholds</h2>", _thresholds(report),
         "<h2>Results</h2>", _results_table(report["results"]), _charts(report["results"]), _distributions(run_dir),
-        per_class_section(report["results"]),
+        per_class_section(report["results"]), _human_ratings(report),
         "<h2>Samples</h2>", _galleries(run_dir, report),
         "<h2>Gates</h2>", _gates(report), _watermarks(report),
         "<h2>Provenance</h2>", _provenance(report), _ranks(report),

@@ -36,6 +36,10 @@ ATTESTATION = "attestation.dsse.json"
 SIGNOFF = "signoff.dsse.json"  # format and checks: report/signoff.py
 # Files added after signing by design (they carry their own signatures).
 UNSIGNED = {ATTESTATION, SIGNOFF}
+# Files that grow after signing by design: human ratings (review/ledger.py). They are signed
+# as a prefix (`annotations.bytes`): readers of the run accept lines appended since, while
+# `verify` and sign-off want every line signed (`mmeval review summarize` signs them).
+APPENDABLE = {"reviews.jsonl"}
 
 
 def pae(payload_type: str, body: bytes) -> bytes:
@@ -168,7 +172,7 @@ def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> P
     key = key or load_signing_key()
     statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": name, "digest": {"sha256": sha256_file(run_dir / name)}} for name in run_files(run_dir)],
+        "subject": [_subject(run_dir, name) for name in run_files(run_dir)],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "status": report.get("status"),
@@ -179,6 +183,13 @@ def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> P
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
     write_json(run_dir / ATTESTATION, sign_envelope(payload, key))
     return run_dir / ATTESTATION
+
+
+def _subject(run_dir: Path, name: str) -> dict[str, Any]:
+    subject: dict[str, Any] = {"name": name, "digest": {"sha256": sha256_file(run_dir / name)}}
+    if name in APPENDABLE:
+        subject["annotations"] = {"bytes": (run_dir / name).stat().st_size}
+    return subject
 
 
 def trusted_keys(public_key_path: Path | None) -> list[Any]:
@@ -214,7 +225,7 @@ def verify_attestation(run_dir: Path, public_key_path: Path | None = None) -> di
     """The signature and every covered file, not the sign-off: for readers of the run's data
     (the store), whose reads must not hang on whose approval the run carries."""
     statement = open_attestation(run_dir, trusted_keys(public_key_path))
-    check_files(run_dir, statement)
+    check_files(run_dir, statement, appended_ok=True)
     return statement
 
 
@@ -237,10 +248,11 @@ def open_attestation(run_dir: Path, trusted: list[Any]) -> dict[str, Any]:
     return statement
 
 
-def check_files(run_dir: Path, statement: dict[str, Any]) -> None:
-    """The files under `run_dir` are exactly the statement's subjects, each with its sha256."""
+def check_files(run_dir: Path, statement: dict[str, Any], appended_ok: bool = False) -> None:
+    """The files under `run_dir` are exactly the statement's subjects, each with its sha256;
+    with `appended_ok`, an APPENDABLE file may have grown past its signed prefix (or be new)."""
     covered: set[str] = set()
-    missing, changed = [], []
+    missing, changed, appended = [], [], []
     for subject in statement["subject"]:
         try:
             name, digest = subject["name"], subject["digest"]["sha256"]
@@ -248,11 +260,19 @@ def check_files(run_dir: Path, statement: dict[str, Any]) -> None:
             raise IntegrityError(f"{run_dir / ATTESTATION}: a subject has no name or sha256") from None
         covered.add(name)
         path = run_dir / name
+        signed_bytes = (subject.get("annotations") or {}).get("bytes") if name in APPENDABLE else None
         if ".." in Path(name).parts or Path(name).is_absolute() or not path.is_file():
             missing.append(name)
+        elif isinstance(signed_bytes, int) and path.stat().st_size > signed_bytes:
+            (changed if sha256_file(path, signed_bytes) != digest else appended).append(name)
         elif sha256_file(path) != digest:
             changed.append(name)
     extra = [name for name in run_files(run_dir) if name not in covered]
+    grown = appended + [name for name in extra if name in APPENDABLE]
+    extra = [name for name in extra if name not in APPENDABLE]
+    if grown and not appended_ok and not missing and not changed and not extra:
+        raise IntegrityError(f"{run_dir / grown[0]}: holds ratings the attestation does not cover yet; "
+                             f"run 'mmeval review summarize {run_dir}' to add them to the signed report")
     for names, what in ((missing, "covered by the attestation but missing"), (changed, "sha256 does not match the attestation"),
                         (extra, "not covered by the attestation")):
         if names:

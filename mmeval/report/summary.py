@@ -85,7 +85,21 @@ def run_caveats(report: dict[str, Any]) -> list[str]:
     overrides = report.get("suite", {}).get("overrides")
     if overrides:
         caveats.append("overrides (--set): " + ", ".join(overrides))
+    review = ratings_caveat(report)
+    if review:
+        caveats.append(review)
     return caveats
+
+
+def ratings_caveat(report: dict[str, Any]) -> str:
+    """Why the run's human ratings are not all in, or "" (no review, or every rating summarized)."""
+    review = report.get("review")
+    if not isinstance(review, dict):
+        return ""
+    summary = review.get("summary")
+    if not summary:
+        return f"human ratings: not collected yet ({len(review['samples'])} samples x {review['raters_per_sample']} raters)"
+    return f"human ratings incomplete: {summary['incomplete']}" if summary.get("incomplete") else ""
 
 
 def rank_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -126,6 +140,10 @@ def summarize(report: dict[str, Any], run_dir: str) -> str:
     reused = [f"{name} {m['reused']}/{m['reused'] + m.get('generated', 0)}" for name, m in report.get("models", {}).items() if m.get("reused")]
     if reused:  # their efficiency figures were not measured in this run
         out += ["", "outputs reused from the resume cache: " + ", ".join(reused)]
+    review = report.get("review")
+    if review and not review.get("summary"):
+        out += ["", f"review: {len(review['samples'])} samples await ratings by {review['raters_per_sample']} "
+                f"rater(s) each: mmeval review serve {run_dir}, then mmeval review summarize {run_dir}"]
     ranks = rank_rows(report)
     if ranks:  # the figures above are the whole run's
         out += ["", f"ranks ({len(ranks) - 1}, merged on rank 0):", table(ranks)]

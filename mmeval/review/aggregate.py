@@ -126,7 +126,12 @@ def agreement(answers: Sequence[Answer], value: Any, level: str) -> float | None
     """Krippendorff's alpha of `value(answer)` over a raters x samples table (missing cells
     where a rater did not rate a sample); None when it is undefined: no sample with two
     raters, or no variation among the values they share (Krippendorff's D_e = 0)."""
-    import krippendorff
+    try:
+        import krippendorff
+    except ImportError:
+        from ..errors import MissingExtra
+
+        raise MissingExtra("krippendorff", "review") from None
 
     raters = sorted({a.rater for a in answers})
     samples = sorted({a.sample_id for a in answers})

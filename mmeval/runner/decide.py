@@ -41,7 +41,7 @@ def results(suite: Suite, shard: Shard, recorder: Any, progress: bool = False) -
                     # An extra value (kid_std, a coverage) has its own direction, or none.
                     "higher_is_better": bm.metric.higher_is_better if i == 0 else directions.get(extra),
                 }
-                _set_value(entry, unmeasured)
+                set_value(entry, unmeasured)
                 if i == 0 and computed_note and "note" not in entry:
                     entry["note"] = computed_note
                 if not_comparable:
@@ -68,7 +68,7 @@ def _unmeasured(bm: BoundMetric, n: int) -> str:
     return f"not measured: {bm.label} needs at least {needs} samples, got {n}" if n < needs else ""
 
 
-def _set_value(entry: dict[str, Any], why_missing: str) -> None:
+def set_value(entry: dict[str, Any], why_missing: str) -> None:
     """JSON has no inf or NaN: an infinite value is `null` with `nonfinite: "+inf"`, and any
     other missing value is `null` with a `note` saying why (a null never passes a threshold)."""
     value = entry["value"]
@@ -87,9 +87,10 @@ def _true_value(entry: dict[str, Any]) -> float | None:
     return entry["value"]
 
 
-def check_thresholds(suite: Suite, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_thresholds(specs: list[Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each threshold (a suite's ThresholdSpec: model, metric, min, max) against the results."""
     checks = []
-    for t in suite.spec.thresholds:
+    for t in specs:
         match = next((r for r in results if r["model"] == t.model and r["key"] == t.metric), None)
         value = None if match is None else _true_value(match)
         passed = value is not None and (t.min is None or value >= t.min) and (t.max is None or value <= t.max)

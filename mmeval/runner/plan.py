@@ -58,6 +58,11 @@ def bind(plan: Plan, ctx: GateContext) -> list[RunObserver]:
     plug a text watermark into generation); returns the run's observers."""
     suite = plan.suite
     observers = default_observers(ctx)
+    if suite.spec.review is not None:  # keep what raters will see of the chosen samples
+        from ..review.material import ReviewMaterial
+
+        store = next((o.store for o in observers if hasattr(o, "store")), None)
+        observers.append(ReviewMaterial.planned(suite.spec.review, plan.dataset, suite.spec.seed, ctx.run_dir, store))
     for name, adapter in suite.models.items():
         bind_adapter = getattr(adapter, "bind", None)
         if bind_adapter is not None:

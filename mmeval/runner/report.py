@@ -46,7 +46,11 @@ def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: 
     suite, gate_log = plan.suite, shard.gate_log
     blocked = bool(gate_log.blocked_reason)
     values = [] if blocked else results(suite, shard, recorder, progress) + shard.efficiency.results(suite.models)
-    thresholds = [] if blocked else check_thresholds(suite, values)
+    if not blocked and "review" in shard.report_entries:  # not measured until people rate (review/summary.py)
+        from ..review.summary import human_results
+
+        values += human_results(shard.report_entries["review"], [], suite.spec.seed)
+    thresholds = [] if blocked else check_thresholds(suite.spec.thresholds, values)
     provenance = environment(suite.spec.seed, suite.path.parent)
     provenance.update(started=started, finished=utc_now(), world_size=max(len(ranks), 1))
     report = {

@@ -40,7 +40,7 @@ from typing import Any
 
 from ..errors import AccessDenied, IntegrityError, SpecError
 
-PERMISSIONS = ("run", "read-report", "read-raw", "sign-off", "audit", "manage-keys")
+PERMISSIONS = ("run", "read-report", "read-raw", "review", "sign-off", "audit", "manage-keys")
 POLICY_ENV = "MMEVAL_POLICY"
 PRINCIPAL_ENV = "MMEVAL_PRINCIPAL"
 SITE_POLICY = Path("/etc/mmeval/policy.yaml")
