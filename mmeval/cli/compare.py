@@ -152,7 +152,7 @@ def compare_runs(
     base = {(r["model"], r["key"]): r for r in base_run.report["results"]}
     pairs = []
     for r in cand_run.report["results"]:
-        if r.get("kind") == "efficiency":  # timings depend on the machine, not the model's quality
+        if r.get("kind") in ("efficiency", "human"):  # timings depend on the machine; ratings on who rated
             continue
         b = base.get((r["model"], r["key"]))
         if b is None:

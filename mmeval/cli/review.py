@@ -86,7 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
         return True
 
     server = ReviewServer(args.run_dir, rater=principal, section=section, run_id=report["run_id"], suite=suite,
-                          store=store, allowed=allowed)
+                          store=store, allowed=allowed,
+                          attested={str(s["name"]): str(s["digest"]["sha256"]) for s in statement["subject"]})
     log = AuditLog.default()
     log.append("review-serve", principal=principal, run_id=report["run_id"], samples=len(section["samples"]))
     try:

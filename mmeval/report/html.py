@@ -283,7 +283,7 @@ def _human_ratings(report: dict[str, Any]) -> str:
     counts = (f"<p>{summary['ratings']} ratings by {len(summary['raters'])} rater(s) · {summary['complete_samples']} of "
               f"{len(review['samples'])} samples fully rated"
               + (f' · <span class="bad">incomplete: {escape(summary["incomplete"])}</span>' if summary.get("incomplete") else "") + "</p>")
-    human = [r for r in report["results"] if str(r.get("fingerprint", "")).startswith("human|")]
+    human = [r for r in report["results"] if r.get("kind") == "human"]
     rows = summary.get("correlations") or []
     if rows:
         metrics = list(dict.fromkeys(r["metric"] for r in rows))

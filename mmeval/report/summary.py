@@ -71,7 +71,11 @@ def result_footnotes(results: list[dict[str, Any]]) -> list[str]:
         if r.get("not_comparable"):
             marks.setdefault(not_comparable(r), {})[r["key"]] = None
     lines += [f"{NOT_COMPARABLE_MARK} {mark}: {', '.join(keys)}" for mark, keys in marks.items()]
-    lines += [f"note: {r['model']} {r['key']}: {r['note']}" for r in results if r.get("note")]
+    notes: dict[str, list[str]] = {}  # a note -> the results carrying it: one line each, however many
+    for r in results:
+        if r.get("note"):
+            notes.setdefault(str(r["note"]), []).append(f"{r['model']} {r['key']}")
+    lines += [f"note: {', '.join(where)}: {note}" for note, where in notes.items()]
     return lines
 
 

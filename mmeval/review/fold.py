@@ -41,7 +41,7 @@ def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = Non
     ratings = Ratings(run_dir, report["run_id"])
     with ratings.frozen() as entries:  # no answer lands between reading and signing
         seed = int(report["provenance"].get("seed", 0))
-        results = [r for r in report["results"] if not str(r.get("fingerprint", "")).startswith("human|")]
+        results = [r for r in report["results"] if r.get("kind") != "human"]
         results += human_results(section, entries, seed)
         specs = [ThresholdSpec(model=t["model"], metric=t["metric"], min=t.get("min"), max=t.get("max")) for t in report["thresholds"]]
         thresholds = check_thresholds(specs, results)

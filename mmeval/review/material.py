@@ -93,17 +93,24 @@ class ReviewMaterial:
         write_atomic(path, json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
 
-def read_material(run_dir: Path, store: Any, sample_id: str) -> dict[str, Any]:
-    """One sample's material (decrypted from `store` when the run has one)."""
+def read_material(run_dir: Path, store: Any, sample_id: str, attested: dict[str, str] | None = None) -> dict[str, Any]:
+    """One sample's material: decrypted from `store` (authenticated), or read from its file,
+    which must still have the sha256 the run's verified attestation lists (`attested`:
+    relative path -> sha256), so the page never shows what someone put there since."""
     if store is not None:
         value = store.get(_RECORD + sample_id)
     else:
         path = material_file(run_dir, sample_id)
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
+            data = path.read_bytes()
         except FileNotFoundError:
             raise InputError(f"{path}: no review material for sample {sample_id!r}") from None
-        except (OSError, ValueError):
+        name = path.relative_to(run_dir).as_posix()
+        if attested is not None and attested.get(name) != hashlib.sha256(data).hexdigest():
+            raise IntegrityError(f"{path}: review material changed since the run was signed")
+        try:
+            value = json.loads(data)
+        except ValueError:
             raise IntegrityError(f"{path}: review material is not JSON") from None
     if not isinstance(value, dict) or value.get("sample_id") != sample_id or not isinstance(value.get("outputs"), dict):
         raise IntegrityError(f"review material for sample {sample_id!r} is damaged or belongs to another sample")

@@ -14,7 +14,8 @@ Data: the page decrypts one sample's material when it shows it (review/material.
 nothing is written to disk but `reviews.jsonl`. Pages, scripts and styles come from this
 package (`page/`), under a Content-Security-Policy that allows nothing else.
 
-    server = ReviewServer(run_dir, rater="alice", section=report["review"], run_id=..., store=None, allowed=check)
+    server = ReviewServer(run_dir, rater="alice", section=report["review"], run_id=..., suite=..., store=None,
+                          allowed=check, attested={name: sha256 of the verified attestation's subjects})
     server.serve(port=0)        # prints the URL; Ctrl-C stops it
 """
 
@@ -54,8 +55,9 @@ MAX_BODY = 64 * 1024
 
 class ReviewServer:
     def __init__(self, run_dir: Path, *, rater: str, section: dict[str, Any], run_id: str, suite: str, store: Any,
-                 allowed: Callable[[], bool]):
+                 allowed: Callable[[], bool], attested: dict[str, str]):
         self.run_dir = Path(run_dir)
+        self.attested = attested  # relative path -> sha256 from the verified attestation
         self.rater, self.section, self.suite, self.store = rater, section, suite, store
         self.allowed = allowed  # re-checks the policy; False (audited) means 403
         self.ratings = Ratings(self.run_dir, run_id)
@@ -93,7 +95,7 @@ class ReviewServer:
             if not todo:
                 return {**base, "done": True}
             sid = next((s for s in todo if s in self._pending), todo[0])  # a reload shows the same sample
-            material = read_material(self.run_dir, self.store, sid)
+            material = read_material(self.run_dir, self.store, sid, self.attested)
             models = [self.section["pairwise"]["a"], self.section["pairwise"]["b"]]
             if sid not in self._pending:
                 secrets.SystemRandom().shuffle(models)
@@ -133,7 +135,7 @@ class ReviewServer:
         if where is None:
             return None
         sid, role = where
-        material = read_material(self.run_dir, self.store, sid)  # decrypted now, for this response only
+        material = read_material(self.run_dir, self.store, sid, self.attested)  # decrypted now, for this response only
         item = material["input"] if role == "input" else material["outputs"].get(role) or {}
         kind = MEDIA_TYPES.get(str(item.get("media", "")).lower())
         if kind is None or not isinstance(item.get("bytes_b64"), str):

@@ -67,8 +67,7 @@ def human_results(section: dict[str, Any], entries: Sequence[dict[str, Any]], se
 
     a, b = section["pairwise"]["a"], section["pairwise"]["b"]
     answers = answers_of(entries, a, b)
-    raters = len({x.rater for x in answers["preference"]})
-    fingerprint = f"human|pairwise:{a}>{b}|raters:{raters}|bootstrap:{RESAMPLES}|seed:{seed}|mmeval:{__version__}"
+    fingerprint = f"human|pairwise:{a}>{b}|bootstrap:{RESAMPLES}|seed:{seed}|mmeval:{__version__}"
     rows: list[dict[str, Any]] = []
 
     def add(model: str, metric: str, extra: str, estimate: Estimate | float | None, n: int, why: str = NOT_RATED,
@@ -76,7 +75,7 @@ def human_results(section: dict[str, Any], entries: Sequence[dict[str, Any]], se
         key = f"{metric}_{extra}" if extra else metric
         entry: dict[str, Any] = {"model": model, "metric": metric, "key": key,
                                  "value": estimate.value if isinstance(estimate, Estimate) else estimate, "n": n,
-                                 "fingerprint": fingerprint, "higher_is_better": True}
+                                 "fingerprint": fingerprint, "higher_is_better": True, "kind": "human"}
         if against:
             entry["against"] = against
         set_value(entry, why)

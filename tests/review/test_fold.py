@@ -140,3 +140,15 @@ def test_force_never_replaces_a_rated_run(tmp_path, capsys):
     assert main(["run", str(tmp_path / "suite.yaml"), "--out", str(run_dir), "--force"]) == 2
     assert "human ratings" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_compare_leaves_human_ratings_out(tmp_path):
+    from mmeval.cli.compare import compare_runs
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = rated_run(tmp_path / "a"), rated_run(tmp_path / "b")
+    _rate(second)
+    fold_ratings(second)  # rated by other people than the baseline (here: by nobody)
+    rows = compare_runs(first, second)
+    assert {r["metric"] for r in rows} == {"bleu", "chrf"}

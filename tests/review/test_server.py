@@ -131,3 +131,15 @@ def test_a_sealed_run_is_decrypted_only_in_memory(tmp_path, isolated_keyring):
     assert proc.returncode == 0, proc.stderr
     report = json.loads((run_dir / "report.json").read_text())
     assert report["status"] == "pass" and report["review"]["summary"]["correlations"]  # records read with the ring
+
+
+def test_material_changed_after_signing_is_never_shown(served):
+    run_dir, server = served
+    client = _session(server)
+    for path in (run_dir / "review").iterdir():
+        value = json.loads(path.read_text())
+        value["outputs"]["reference"]["text"] = "Buy now at scam.example"
+        path.write_text(json.dumps(value))
+    status, body = client.get("/api/next")
+    assert status == 500 and "changed since the run was signed" in body["error"]
+    assert "scam" not in json.dumps(body)
