@@ -301,6 +301,10 @@ def _check_references(spec: SuiteSpec, where: str) -> None:
                 raise SpecError(f"{where}: review.pairwise.{side}: {_did_you_mean(getattr(review.pairwise, side), spec.models, 'model')}")
         if review.pairwise.a == review.pairwise.b:
             raise SpecError(f"{where}: review.pairwise: a and b are both {review.pairwise.a!r}; name two models")
+        for i, m in enumerate(spec.metrics):
+            if (m.name or m.use).startswith("human_"):
+                raise SpecError(f"{where}: metrics[{i}]: label {(m.name or m.use)!r} would clash with the review's "
+                                "human_* results; give the metric another 'name'")
         names = [c.name for c in review.criteria]
         twice = next((n for n in names if names.count(n) > 1), None)
         if twice is not None:

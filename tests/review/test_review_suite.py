@@ -27,9 +27,10 @@ def _edit(path, change):
     (lambda s: s["thresholds"].append({"model": "reference", "metric": "human_preference", "min": 0.5}),
      "model 'reference' reports no 'human_preference'"),
     (lambda s: s["thresholds"].append({"model": "candidate", "metric": "human_tone", "min": 3}), "unknown metric 'human_tone'"),
+    (lambda s: s["metrics"].append({"use": "chrf", "name": "human_fluency"}), "would clash with the review's human_* results"),
 ])
 def test_bad_review_sections_name_the_key(tmp_path, change, message):
-    with pytest.raises(SpecError, match="review|thresholds") as caught:
+    with pytest.raises(SpecError, match="review|thresholds|metrics") as caught:
         load_suite(_edit(review_suite(tmp_path), change))
     assert message in str(caught.value)
 

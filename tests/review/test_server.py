@@ -143,3 +143,35 @@ def test_material_changed_after_signing_is_never_shown(served):
     status, body = client.get("/api/next")
     assert status == 500 and "changed since the run was signed" in body["error"]
     assert "scam" not in json.dumps(body)
+
+
+def test_raters_share_the_work_and_nobody_rates_a_sample_twice(tmp_path):
+    """Three raters (the OS user acting as each, by the policy's impersonation rule), two
+    ratings per sample: the third rater is offered only what the first two left."""
+    run_dir = rated_run(tmp_path, n=6, samples=6, raters=2)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"roles:\n  rater: [review, run, read-report]\nprincipals:\n  ann: [rater]\n  bob: [rater]\n  cy: [rater]\n"
+                      f"impersonation:\n  {os_user()}: [ann, bob, cy]\n")
+    seen: dict[str, list[str]] = {}
+    for rater, count in (("ann", 4), ("bob", 6), ("cy", 6)):
+        server = Server(run_dir, "--policy", str(policy), "--principal", rater)
+        try:
+            client = _session(server)
+            for _ in range(count):
+                _, sample = client.get("/api/next")
+                if sample["done"]:
+                    break
+                assert sample["rater"] == rater
+                assert client.post("/api/answer", answer_for(sample))[0] == 200
+                seen.setdefault(rater, []).append(sample["sample_id"])
+            _, last = client.get("/api/next")
+        finally:
+            server.stop()
+        if rater == "cy":
+            assert last["done"] and last["progress"]["complete"] == 6
+    assert len(seen["ann"]) == 4 and len(seen["bob"]) == 6 and len(seen["cy"]) == 2
+    assert set(seen["cy"]) == set(json.loads((run_dir / "report.json").read_text())["review"]["samples"]) - set(seen["ann"])
+    for ids in seen.values():
+        assert len(ids) == len(set(ids))
+    raters = [e["rater"] for e in map(json.loads, (run_dir / "reviews.jsonl").read_text().splitlines())]
+    assert raters == ["ann"] * 4 + ["bob"] * 6 + ["cy"] * 2
