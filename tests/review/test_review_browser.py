@@ -92,6 +92,17 @@ def _watch(page, errors: list[str], requests: list[str]) -> None:
     page.on("request", lambda req: requests.append(req.url))
 
 
+def _open(context, server: Server, bases: list[str], errors: list[str], requests: list[str]):
+    """A new page on `server`'s one-time URL, watched; it lands on the rating page."""
+    bases.append(server.base)
+    page = context.new_page()
+    _watch(page, errors, requests)
+    response = page.goto(server.url)
+    assert response is not None and response.status == 200
+    assert page.url == server.base + "/"
+    return page
+
+
 def test_rate_ten_samples_across_a_server_crash(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     expect = playwright.expect
@@ -115,12 +126,7 @@ def test_rate_ten_samples_across_a_server_crash(tmp_path):
             # first server: 4 by mouse, 2 by keyboard, a 7th half answered when it dies
             server = Server(run_dir)
             try:
-                bases.append(server.base)
-                page = context.new_page()
-                _watch(page, errors, requests)
-                response = page.goto(server.url)
-                assert response is not None and response.status == 200
-                assert page.url == server.base + "/"
+                page = _open(context, server, bases, errors, requests)
                 rater = Rater(page, expect)
                 expect(page.locator("#progress-text")).to_contain_text("You rated 0 of 10")
                 for i in range(4):
@@ -151,11 +157,7 @@ def test_rate_ten_samples_across_a_server_crash(tmp_path):
             # second server: a new token and port; the remaining 4, keyboard and mouse mixed
             server = Server(run_dir)
             try:
-                bases.append(server.base)
-                page = context.new_page()
-                _watch(page, errors, requests)
-                response = page.goto(server.url)
-                assert response is not None and response.status == 200
+                page = _open(context, server, bases, errors, requests)
                 rater = Rater(page, expect)
                 expect(page.locator("#progress-text")).to_contain_text("You rated 6 of 10")
                 ways = [("keyboard", "keyboard"), ("mouse", "keyboard"), ("keyboard", "mouse"), ("mouse", "mouse")]
