@@ -67,6 +67,26 @@ def test_set_overrides_a_value_and_is_recorded(tmp_path) -> None:
     one_error(mmeval(tmp_path, "run", SMOKE, "--set", "seed=-1"), "seed")  # the schema still checks what --set wrote
 
 
+def test_set_is_outside_a_pinned_grant_and_never_signed_off(tmp_path) -> None:
+    """A runner pinned to the suite file's sha256 may run that file, not the file changed by
+    --set (which could drop a threshold); and no one signs off a run whose suite was changed."""
+    from mmeval.security.policy import os_user
+
+    pinned = hashlib.sha256(SMOKE.read_bytes()).hexdigest()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"roles:\n  runner: [{{action: run, suite_sha256: {pinned}}}]\n  releaser: [run, read-report, sign-off]\n"
+                      f"principals:\n  {os_user()}: [runner]\n")
+    assert mmeval(tmp_path, "run", SMOKE, "--policy", policy, "--out", "plain", "--quiet").returncode == 0
+    one_error(mmeval(tmp_path, "run", SMOKE, "--policy", policy, "--set", "thresholds=[]", "--out", "loose"),
+              "does not cover it", code=3)
+    assert not (tmp_path / "loose").exists()
+    denied = [e for e in AuditLog(tmp_path / "audit.log").entries() if e.get("decision") == "deny"]
+    assert denied[-1]["overrides"] == ["thresholds=[]"] and denied[-1]["suite_file_sha256"] == pinned
+    policy.write_text(f"roles:\n  releaser: [run, read-report, sign-off]\nprincipals:\n  {os_user()}: [releaser]\n")
+    assert mmeval(tmp_path, "run", SMOKE, "--policy", policy, "--set", "thresholds[0].min=0.5", "--out", "changed", "--quiet").returncode == 0
+    one_error(mmeval(tmp_path, "signoff", "changed", "--policy", policy), "changed the suite with --set", code=1)
+
+
 def test_apply_overrides_paths_and_values() -> None:
     raw = {"seed": 0, "models": {"c": {"use": "x"}}, "metrics": [{"use": "a"}, {"use": "f1", "args": {"average": "macro"}}]}
     apply_overrides(raw, ["models.c.args.temperature=0.7", "metrics[1].args.average=micro", "seed=3", "models.c.args.tags=[a, b]",

@@ -67,12 +67,26 @@ def suite_identity(path: Path) -> tuple[str, str]:
 
 
 def authorize_suite(args: argparse.Namespace, action: str, suite: Path, log: Any = None) -> str:
+    """`action` on a suite file. With `--set` overrides what runs is not that file: the
+    decision's sha256 is then of the file and its overrides together, so a grant pinned
+    to the file's sha256 does not cover it (an unpinned grant still does)."""
+    from ..errors import AccessDenied
     from ..security.policy import authorize
 
     name, sha256 = suite_identity(suite)
+    overrides = list(getattr(args, "overrides", None) or [])
+    context: dict[str, Any] = {"suite_path": str(suite)}
+    if overrides:
+        context.update(suite_file_sha256=sha256, overrides=overrides)
+        sha256 = hashlib.sha256(b"\0".join([bytes.fromhex(sha256), *(o.encode() for o in overrides)])).hexdigest()
     out = [args.out] if getattr(args, "out", None) else []  # a run written into a project is governed by it
-    return authorize(action, name, principal=getattr(args, "principal", None), policy=policy_for(args, suite, *out, *_ring(args)),
-                     log=log, suite_sha256=sha256, suite_path=str(suite))
+    try:
+        return authorize(action, name, principal=getattr(args, "principal", None), policy=policy_for(args, suite, *out, *_ring(args)),
+                         log=log, suite_sha256=sha256, **context)
+    except AccessDenied as exc:
+        if overrides:
+            raise AccessDenied(f"{exc}; --set changes the suite, so a grant pinned to the file's sha256 does not cover it") from None
+        raise
 
 
 def _ring(args: argparse.Namespace) -> list[Path]:

@@ -49,6 +49,10 @@ def main(args: argparse.Namespace) -> int:
     partial = report.get("dataset", {}).get("partial")
     if partial:  # a --limit run measured part of the suite: a smoke check, not a release verdict
         raise GateBlocked(f"{args.run_dir}/report.json: the run is partial ({partial}); run the whole suite to sign off")
+    overrides = report.get("suite", {}).get("overrides")
+    if overrides:  # what ran is not the suite file whose sha256 the report names
+        raise GateBlocked(f"{args.run_dir}/report.json: the run changed the suite with --set ({', '.join(overrides)}); "
+                          "put the change in the suite file and run it to sign off")
     ratings = ratings_caveat(report)
     if ratings:  # the suite asks people to rate: a verdict without their ratings is not the suite's
         raise GateBlocked(f"{args.run_dir}/report.json: {ratings}; collect and summarize them (mmeval review) to sign off")
