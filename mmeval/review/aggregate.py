@@ -86,13 +86,12 @@ def preference(answers: Sequence[Answer], resamples: int = 1000, seed: int = 0) 
     draws = np.random.default_rng(seed).integers(0, len(samples), size=(resamples, len(samples)))
     rates = wins[draws].sum(axis=1) / counts[draws].sum(axis=1)
     low, high = np.quantile(rates, [0.025, 0.975])
-    strength = _log_odds(rate)
-    strengths = np.array([_log_odds(r) for r in rates])
-    finite = strengths[np.isfinite(strengths)]
-    s_low, s_high = (np.quantile(finite, [0.025, 0.975]) if len(finite) else (-math.inf, math.inf))
+    low, high = float(max(low, 0.0)), float(min(high, 1.0))
+    # The strength is a monotone function of the win rate, so its interval is the rate's,
+    # transformed: an end at rate 0 or 1 is -inf/+inf (unbounded), never dropped resamples.
     return Preference(
-        Estimate(float(rate), float(max(low, 0.0)), float(min(high, 1.0)), int(counts.sum())),
-        Estimate(strength, float(s_low), float(s_high), int(counts.sum())),
+        Estimate(float(rate), low, high, int(counts.sum())),
+        Estimate(_log_odds(rate), _log_odds(low), _log_odds(high), int(counts.sum())),
         agreement(answers, lambda a: CHOICES.index(a.choice), "nominal"),
     )
 

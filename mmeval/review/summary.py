@@ -79,8 +79,12 @@ def human_results(section: dict[str, Any], entries: Sequence[dict[str, Any]], se
         if against:
             entry["against"] = against
         set_value(entry, why)
-        if isinstance(estimate, Estimate) and entry["value"] is not None and all(map(math.isfinite, (estimate.ci_low, estimate.ci_high))):
-            entry.update(ci_low=estimate.ci_low, ci_high=estimate.ci_high)
+        if isinstance(estimate, Estimate) and entry["value"] is not None:
+            if all(map(math.isfinite, (estimate.ci_low, estimate.ci_high))):
+                entry.update(ci_low=estimate.ci_low, ci_high=estimate.ci_high)
+            else:  # JSON has no infinity, and a finite stand-in would claim a bound the data do not give
+                entry["ci_note"] = ("no finite 95% interval: in the bootstrap the win rate reaches "
+                                    f"{'0' if estimate.ci_low == -math.inf else '1'}, where the strength is unbounded")
         rows.append(entry)
 
     undefined = "undefined: fewer than two raters shared a sample, or they all gave the same answer"

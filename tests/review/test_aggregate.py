@@ -86,5 +86,8 @@ def test_intervals_lie_in_range_and_hold_the_value(rows) -> None:
     assert 0 <= rate.ci_low <= rate.ci_high <= 1 and rate.ci_low - 1e-12 <= rate.value <= rate.ci_high + 1e-12
     if 0 < rate.value < 1:
         assert result.strength.value == pytest.approx(math.log(rate.value / (1 - rate.value)))
+    strength = result.strength  # the rate's interval through log-odds: an end at 0 or 1 is unbounded, not dropped
+    assert strength.ci_low <= strength.value <= strength.ci_high
+    assert (strength.ci_high == math.inf) == (rate.ci_high == 1.0) and (strength.ci_low == -math.inf) == (rate.ci_low == 0.0)
     if result.agreement is not None:
         assert -1 <= result.agreement <= 1

@@ -46,7 +46,13 @@ def test_values_match_hand_computed_ones_and_decide_the_verdict(tmp_path):
     win = _result(report, "candidate", "human_preference")
     assert win["value"] == pytest.approx(rate) and win["n"] == 20 and win["against"] == "reference"
     assert 0.0 <= win["ci_low"] <= rate <= win["ci_high"] <= 1.0
-    assert _result(report, "candidate", "human_preference_strength")["value"] == pytest.approx(math.log(rate / (1 - rate)))
+    strength = _result(report, "candidate", "human_preference_strength")
+    assert strength["value"] == pytest.approx(math.log(rate / (1 - rate)))
+    log_odds = lambda p: math.log(p / (1 - p))  # noqa: E731
+    if win["ci_high"] < 1:
+        assert (strength["ci_low"], strength["ci_high"]) == pytest.approx((log_odds(win["ci_low"]), log_odds(win["ci_high"])))
+    else:  # some resamples are all wins: the strength has no finite upper bound, and says so
+        assert "ci_low" not in strength and "unbounded" in strength["ci_note"]
     assert _result(report, "candidate", "human_fluency")["value"] == 5.0
     assert _result(report, "reference", "human_fluency")["value"] == 2.0
     fits = [1 + int(s[1:]) % 5 for s in samples]
