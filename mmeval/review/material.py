@@ -9,7 +9,7 @@ sample at a time; without one it is `review/<sha256 of the id>.json`, as plainte
 run's own previews and media. Files are per sample, so ranks of a distributed run write
 theirs side by side.
 
-    observer = ReviewMaterial(spec, chosen_ids, run_dir, store)   # a RunObserver
+    observer = ReviewMaterial.planned(spec, dataset, seed, run_dir, store)   # a RunObserver
     read_material(run_dir, store, "sku-1")                        # what the review page shows
 """
 
@@ -39,39 +39,36 @@ def material_file(run_dir: Path, sample_id: str) -> Path:
 class ReviewMaterial:
     """RunObserver: keeps the chosen samples' input and both compared models' outputs."""
 
-    def __init__(self, models: tuple[str, str], chosen: list[str], run_dir: Path, store: Any = None):
-        self.models = models
-        self.chosen = set(chosen)
-        self.order = {sid: i for i, sid in enumerate(chosen)}
-        self.spec: Any = None
+    def __init__(self, spec: Any, chosen: list[str], run_dir: Path, store: Any = None):
+        self.spec = spec  # the suite's ReviewSpec
+        self.models = (spec.pairwise.a, spec.pairwise.b)
+        self.chosen = list(chosen)  # in dataset order, as the report lists them
+        self._wanted = set(chosen)
         self.run_dir = Path(run_dir)
         self.store = store
-        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, dict[str, Any]] = {}  # sample id -> material still waiting for a model
 
     @classmethod
     def planned(cls, spec: Any, dataset: Any, seed: int, run_dir: Path, store: Any = None) -> ReviewMaterial:
-        """The observer for a suite's `review:` spec: the seeded, stratified choice made."""
+        """The observer for a suite's `review:` spec, with the seeded, stratified choice made."""
         from .choose import choose_samples
 
         strata = None
         if spec.stratify is not None:
             strata = [str(s.meta.get(spec.stratify, "")) for s in dataset]
-            if not any(s for s in strata):
+            if not any(strata):
                 raise SpecError(f"review.stratify: no sample of {dataset.path} has a field {spec.stratify!r}")
-        chosen = choose_samples(dataset.ids, strata, spec.samples, seed)
-        observer = cls((spec.pairwise.a, spec.pairwise.b), chosen, run_dir, store)
-        observer.spec = spec
-        return observer
+        return cls(spec, choose_samples(dataset.ids, strata, spec.samples, seed), run_dir, store)
 
     def on_outputs(self, model: str, batch: list[Sample], outputs: list[Any], seconds: float) -> None:
         if model not in self.models:
             return
-        picked = [(s, o) for s, o in zip(batch, outputs) if s.id in self.chosen]
-        if not picked:
-            return
-        inputs = _items([s.input for s, _ in picked])
-        for (sample, _), given, shown in zip(picked, inputs, _items([o for _, o in picked])):
-            value = self._pending.setdefault(sample.id, {"sample_id": sample.id, "input": given, "outputs": {}})
+        picked = [(s, o) for s, o in zip(batch, outputs) if s.id in self._wanted]
+        new = [s for s, _ in picked if s.id not in self._pending]
+        for sample, given in zip(new, _items([s.input for s in new])):  # each input redacted once
+            self._pending[sample.id] = {"sample_id": sample.id, "input": given, "outputs": {}}
+        for (sample, _), shown in zip(picked, _items([o for _, o in picked])):
+            value = self._pending[sample.id]
             value["outputs"][model] = shown
             if len(value["outputs"]) == len(self.models):
                 self._write(self._pending.pop(sample.id))
@@ -79,7 +76,7 @@ class ReviewMaterial:
     def finish(self, report: dict[str, Any], run_dir: Path) -> None:
         from .summary import review_section
 
-        report["review"] = review_section(self.spec, sorted(self.chosen, key=self.order.get), self.store is not None)
+        report["review"] = review_section(self.spec, self.chosen, self.store is not None)
         for value in self._pending.values():  # a model gave no output for it (a blocked batch): rate what there is
             self._write(value)
         self._pending.clear()
