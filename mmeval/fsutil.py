@@ -26,8 +26,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+def json_bytes(obj: Any) -> bytes:
+    """How mmeval writes a JSON file: indented, key order kept, no NaN."""
+    return (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode()
+
+
 def write_json(path: Path, obj: Any, mode: int = 0o644) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n").encode(), mode)
+    write_atomic(path, json_bytes(obj), mode)
 
 
 def sha256_file(path: Path, limit: int | None = None) -> str:

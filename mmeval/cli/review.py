@@ -44,7 +44,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
     principal = authorize_run(args, "run", args.run_dir)
     ring = _ring_if_sealed(args, _report(args.run_dir))
-    report = fold_ratings(args.run_dir, args.key, ring, progress=True)
+    report = fold_ratings(args.run_dir, args.key, ring)
     summary = report["review"]["summary"]
     AuditLog.default().append("review-summarize", principal=principal, run_id=report["run_id"], ratings=summary["ratings"],
                               raters=len(summary["raters"]), status=report["status"])

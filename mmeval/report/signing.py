@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import IntegrityError, InputError
 from ..home import mmeval_home, require_private
-from ..fsutil import sha256_file, write_atomic, write_json
+from ..fsutil import json_bytes, sha256_file, write_atomic
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -169,10 +169,21 @@ def open_envelope_by(envelope: dict[str, Any], trusted: list[Any], where: str) -
 
 def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> Path:
     """Write `attestation.dsse.json` covering every file now in `run_dir`."""
+    write_atomic(run_dir / ATTESTATION, attestation_bytes(run_dir, report, key))
+    return run_dir / ATTESTATION
+
+
+def attestation_bytes(run_dir: Path, report: dict[str, Any], key: Any | None = None,
+                      contents: dict[str, bytes] | None = None) -> bytes:
+    """The attestation file's bytes over every file in `run_dir`, with `contents` (name ->
+    bytes) standing in for files about to be written: a run rewritten in place can sign
+    before it writes (review/fold.py)."""
     key = key or load_signing_key()
+    contents = contents or {}
+    names = sorted(set(run_files(run_dir)) | set(contents))
     statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [_subject(run_dir, name) for name in run_files(run_dir)],
+        "subject": [_subject(run_dir, name, contents.get(name)) for name in names],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "status": report.get("status"),
@@ -181,14 +192,14 @@ def sign_run(run_dir: Path, report: dict[str, Any], key: Any | None = None) -> P
         },
     }
     payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
-    write_json(run_dir / ATTESTATION, sign_envelope(payload, key))
-    return run_dir / ATTESTATION
+    return json_bytes(sign_envelope(payload, key))
 
 
-def _subject(run_dir: Path, name: str) -> dict[str, Any]:
-    subject: dict[str, Any] = {"name": name, "digest": {"sha256": sha256_file(run_dir / name)}}
+def _subject(run_dir: Path, name: str, data: bytes | None = None) -> dict[str, Any]:
+    digest = sha256_file(run_dir / name) if data is None else hashlib.sha256(data).hexdigest()
+    subject: dict[str, Any] = {"name": name, "digest": {"sha256": digest}}
     if name in APPENDABLE:
-        subject["annotations"] = {"bytes": (run_dir / name).stat().st_size}
+        subject["annotations"] = {"bytes": (run_dir / name).stat().st_size if data is None else len(data)}
     return subject
 
 

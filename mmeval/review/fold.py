@@ -7,28 +7,43 @@ checked again from the report itself (the suite file may have moved or changed s
 and report.json/.md/.html are rewritten and signed with your signing key: the attestation
 then covers `reviews.jsonl` byte for byte, so an edited rating fails `mmeval verify`.
 A run that is signed off is refused: its approval is of the verdict as it was.
+
+Crash safety: the new report files and attestation are made in memory first and written
+to a signed journal (`.summary.pending`, your key); only then are they put in place, the
+attestation last, and the journal removed. A summary killed part-way leaves the journal
+(so `verify` fails, naming it), and the next `mmeval review summarize` finishes it before
+anything else: the journal applies only over the attestation it was made from.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, IntegrityError
+from ..fsutil import json_bytes, sha256_file, write_atomic
 from ..runinfo import utc_now
 from .ledger import Ratings
 from .summary import correlations, human_results
 
+JOURNAL = ".summary.pending"
+JOURNAL_TYPE = "application/vnd.mmeval.summary-journal+json"
+VIEWS = ("report.json", "report.md", "report.html")
 
-def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = None, progress: bool = False) -> dict[str, Any]:
+
+def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = None) -> dict[str, Any]:
     """The run's new report (written and signed)."""
-    from ..report.signing import SIGNOFF, verify_attestation
+    from ..report.signing import ATTESTATION, SIGNOFF, attestation_bytes, load_signing_key, verify_attestation
     from ..runner.decide import check_thresholds, failure_reason, status_of
-    from ..runner.report import write_report_files
+    from ..runner.report import report_views
     from ..suite import ThresholdSpec
 
     run_dir = Path(run_dir)
+    _recover(run_dir)
     verify_attestation(run_dir, trusted_key)
     if (run_dir / SIGNOFF).exists():
         raise InputError(f"{run_dir} is signed off; ratings cannot change an approved verdict (rate a new run)")
@@ -62,8 +77,52 @@ def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = Non
             "summarized": utc_now(),
         }
         report.update(results=results, thresholds=thresholds, status=status_of(False, thresholds), reason=failure_reason(thresholds))
-        write_report_files(report, run_dir, progress)
+        key = load_signing_key()
+        files = {name: render() for name, render in report_views(report, run_dir).items()}
+        files[ATTESTATION] = attestation_bytes(run_dir, report, key, contents=files)
+        _commit(run_dir, files, key)
     return report
+
+
+def _commit(run_dir: Path, files: dict[str, bytes], key: Any) -> None:
+    """Put `files` in place so that a crash part-way can be finished (`_recover`)."""
+    from ..report.signing import ATTESTATION, sign_envelope
+
+    payload = {"from": sha256_file(run_dir / ATTESTATION), "files": {n: base64.b64encode(b).decode() for n, b in files.items()}}
+    write_atomic(run_dir / JOURNAL, json_bytes(sign_envelope(json.dumps(payload).encode(), key, JOURNAL_TYPE)), mode=0o600)
+    _put(run_dir, files)
+
+
+def _recover(run_dir: Path) -> None:
+    """Finish a summary that was interrupted after its journal was written."""
+    from ..report.signing import ATTESTATION, open_envelope, trusted_keys
+
+    journal = run_dir / JOURNAL
+    if not journal.exists():
+        return
+    try:
+        envelope = json.loads(journal.read_bytes())
+        if envelope.get("payloadType") != JOURNAL_TYPE:
+            raise ValueError
+        payload = json.loads(open_envelope(envelope, trusted_keys(None), str(journal)))
+        files = {str(n): base64.b64decode(b, validate=True) for n, b in payload["files"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise IntegrityError(f"{journal}: not a summary journal") from None
+    if set(files) != {*VIEWS, ATTESTATION}:
+        raise IntegrityError(f"{journal}: names files a summary does not write")
+    current = sha256_file(run_dir / ATTESTATION)
+    if current not in (payload.get("from"), hashlib.sha256(files[ATTESTATION]).hexdigest()):
+        raise IntegrityError(f"{journal}: made over another attestation than this run's; it is stale or from elsewhere")
+    sys.stderr.write(f"warning: {run_dir}: finishing a summary that was interrupted ({JOURNAL})\n")
+    _put(run_dir, files)
+
+
+def _put(run_dir: Path, files: dict[str, bytes]) -> None:
+    from ..report.signing import ATTESTATION
+
+    for name in (*VIEWS, ATTESTATION):  # the signature last: until it lands the journal can redo all
+        write_atomic(run_dir / name, files[name])
+    (run_dir / JOURNAL).unlink()
 
 
 def _records(run_dir: Path, report: dict[str, Any], ring: Any) -> tuple[list[dict[str, Any]] | None, str]:

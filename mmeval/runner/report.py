@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MmevalError
-from ..fsutil import write_atomic, write_json
+from ..fsutil import write_atomic
 from ..runinfo import environment, utc_now
 from ..suite import Suite
 from .decide import check_thresholds, failure_reason, results, status_of
@@ -23,20 +23,28 @@ def write_report_files(report: dict[str, Any], run_dir: Path, progress: bool = F
     """The record (report.json), its views (report.md, report.html), then the signature
     over all of them and every artifact, so a run appears complete and signed or not at all."""
     from ..progress import Progress
-    from ..report.html import render_html
-    from ..report.markdown import render_markdown
     from ..report.signing import sign_run
 
     bar = Progress(f"{report['suite']['name']}: report", 4, enabled=progress, unit="steps")
-    steps = (("report.json", lambda: write_json(run_dir / "report.json", report)),
-             ("report.md", lambda: write_atomic(run_dir / "report.md", render_markdown(report).encode())),
-             ("report.html", lambda: write_atomic(run_dir / "report.html", render_html(report, run_dir).encode())),
-             ("signing", lambda: sign_run(run_dir, report)))
-    for name, step in steps:
+    for name, render in report_views(report, run_dir).items():
         bar.doing(name)
-        step()
+        write_atomic(run_dir / name, render())
         bar.update(1)
+    bar.doing("signing")
+    sign_run(run_dir, report)
+    bar.update(1)
     bar.close()
+
+
+def report_views(report: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """File name -> a function giving its bytes: the record and the views a person reads."""
+    from ..fsutil import json_bytes
+    from ..report.html import render_html
+    from ..report.markdown import render_markdown
+
+    return {"report.json": lambda: json_bytes(report),
+            "report.md": lambda: render_markdown(report).encode(),
+            "report.html": lambda: render_html(report, run_dir).encode()}
 
 
 def build_report(plan: Plan, run_id: str, started: str, shard: Shard, recorder: Any, ranks: list[dict[str, Any]],

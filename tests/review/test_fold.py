@@ -158,3 +158,55 @@ def test_compare_leaves_human_ratings_out(tmp_path):
     fold_ratings(second)  # rated by other people than the baseline (here: by nobody)
     rows = compare_runs(first, second)
     assert {r["metric"] for r in rows} == {"bleu", "chrf"}
+
+
+def test_a_summary_killed_part_way_is_finished_by_the_next(tmp_path, monkeypatch, capsys):
+    import mmeval.review.fold as fold
+
+    run_dir = rated_run(tmp_path)
+    _rate(run_dir)
+    real, written = fold.write_atomic, []
+
+    def dies_after_the_record(path, data, mode=0o644):
+        if written and path.name != ".summary.pending":
+            raise KeyboardInterrupt  # killed after report.json landed, before its views and signature
+        real(path, data, mode)
+        written.append(path.name) if path.name == "report.json" else None
+
+    monkeypatch.setattr(fold, "write_atomic", dies_after_the_record)
+    with pytest.raises(KeyboardInterrupt):
+        fold_ratings(run_dir)
+    monkeypatch.setattr(fold, "write_atomic", real)
+    assert written == ["report.json"] and (run_dir / ".summary.pending").exists()
+    with pytest.raises(IntegrityError):
+        verify_run(run_dir)  # half-written: never verified
+    report = fold_ratings(run_dir)
+    assert "finishing a summary that was interrupted" in capsys.readouterr().err
+    assert not (run_dir / ".summary.pending").exists() and report["status"] == "pass"
+    verify_run(run_dir)
+
+
+def test_a_stale_or_forged_journal_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    import mmeval.review.fold as fold
+
+    run_dir = rated_run(tmp_path)
+    report = _rate(run_dir)
+    kept, real_put = tmp_path / "kept", fold._put
+
+    def keep_the_journal(folder, files):
+        shutil.copy(folder / fold.JOURNAL, kept)
+        real_put(folder, files)
+
+    monkeypatch.setattr(fold, "_put", keep_the_journal)
+    fold_ratings(run_dir)
+    monkeypatch.setattr(fold, "_put", real_put)
+    Ratings(run_dir, report["run_id"]).append("cy", report["review"]["samples"][0], ["candidate", "reference"], "tie", {})
+    fold_ratings(run_dir)  # a newer summary: the kept journal's attestation is gone
+    shutil.copy(kept, run_dir / fold.JOURNAL)
+    with pytest.raises(IntegrityError, match="stale"):
+        fold_ratings(run_dir)
+    (run_dir / fold.JOURNAL).write_text('{"payloadType": "' + fold.JOURNAL_TYPE + '", "payload": "e30=", "signatures": []}')
+    with pytest.raises(IntegrityError, match="untrusted key"):
+        fold_ratings(run_dir)
