@@ -80,6 +80,7 @@ class DatasetSpec(_Strict):
 class CriterionSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")  # becomes the result key human_<name>
     scale: int = Field(default=5, ge=2, le=10)  # scores 1..scale
+    description: str = Field(default="", max_length=300)  # what the rater is to judge, shown beside the name
 
 
 class PairwiseSpec(_Strict):
@@ -92,6 +93,7 @@ class ReviewSpec(_Strict):
 
     criteria: list[CriterionSpec] = Field(default_factory=list)
     pairwise: PairwiseSpec
+    question: str = Field(default="Which is better for the product page?", max_length=200)  # asked above A / tie / B
     samples: int = Field(default=50, ge=1, le=10000)  # a seeded choice, stratified by `stratify`
     raters_per_sample: int = Field(default=3, ge=1, le=100)
     stratify: str | None = None  # a dataset field (e.g. category); default: the dataset's order, in 10 strata

@@ -91,7 +91,8 @@ class ReviewServer:
         with self._lock:
             progress = self.progress(self.ratings.entries())
             todo = progress.pop("todo")
-            base = {"rater": self.rater, "suite": self.suite, "criteria": self.section["criteria"], "progress": progress}
+            base = {"rater": self.rater, "suite": self.suite, "criteria": self.section["criteria"], "progress": progress,
+                    "question": self.section.get("question") or "Which is better?"}
             if not todo:
                 return {**base, "done": True}
             sid = next((s for s in todo if s in self._pending), todo[0])  # a reload shows the same sample

@@ -35,7 +35,9 @@ def review_section(spec: Any, chosen: list[str], sealed: bool) -> dict[str, Any]
     """The report's record of what people are to rate."""
     return {
         "pairwise": {"a": spec.pairwise.a, "b": spec.pairwise.b},
-        "criteria": [{"name": c.name, "scale": c.scale} for c in spec.criteria],
+        "criteria": [{"name": c.name, "scale": c.scale, **({"description": c.description} if c.description else {})}
+                     for c in spec.criteria],
+        "question": spec.question,
         "raters_per_sample": spec.raters_per_sample,
         "stratify": spec.stratify,
         "samples": chosen,

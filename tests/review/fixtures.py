@@ -17,7 +17,8 @@ import yaml
 
 from mmeval.runner import run
 
-CRITERIA = [{"name": "fits_product", "scale": 5}, {"name": "fluency", "scale": 5}]
+CRITERIA = [{"name": "fits_product", "scale": 5, "description": "names the product, its colour and price correctly"},
+            {"name": "fluency", "scale": 5}]
 
 
 def review_suite(tmp: Path, n: int = 15, samples: int = 10, raters: int = 2, **review: Any) -> Path:

@@ -129,6 +129,8 @@ def test_rate_ten_samples_across_a_server_crash(tmp_path):
                 page = _open(context, server, bases, errors, requests)
                 rater = Rater(page, expect)
                 expect(page.locator("#progress-text")).to_contain_text("You rated 0 of 10")
+                expect(page.locator("#question")).to_have_text("Which is better for the product page?")
+                expect(page.locator("#criteria-help")).to_have_text("fits product: " + CRITERIA[0]["description"])
                 for i in range(4):
                     rater.on_show()
                     rater.choose_by_mouse()

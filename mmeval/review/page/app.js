@@ -47,6 +47,7 @@
       row.className = "row"; row.dataset.side = side; row.dataset.criterion = c.name;
       const name = document.createElement("span");
       name.className = "name"; name.textContent = c.name.replace(/_/g, " ");
+      if (c.description) name.title = c.description;
       row.append(name);
       for (let v = 1; v <= c.scale; v++) {
         const b = document.createElement("button");
@@ -104,6 +105,14 @@
     cells = [];
     for (const c of body.criteria) for (const side of ["left", "right"]) cells.push([side, c.name, c.scale]);
     $("sample-id").textContent = body.sample_id;
+    $("question").textContent = body.question;
+    $("criteria-help").replaceChildren(...body.criteria.filter((c) => c.description).map((c) => {
+      const line = document.createElement("div");
+      const term = document.createElement("strong");
+      term.textContent = c.name.replace(/_/g, " ") + ": ";
+      line.append(term, c.description);
+      return line;
+    }));
     show($("input"), body.input); show($("left"), body.left); show($("right"), body.right);
     scoreRows("left", body.criteria); scoreRows("right", body.criteria);
     $("status").textContent = ""; $("status").className = "";
