@@ -61,14 +61,16 @@ def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = Non
         specs = [ThresholdSpec(model=t["model"], metric=t["metric"], min=t.get("min"), max=t.get("max")) for t in report["thresholds"]]
         thresholds = check_thresholds(specs, results)
         records, why = _records(run_dir, report, ring)
-        rated = {e["sample_id"] for e in entries}
-        per_sample = {sid: len({e["rater"] for e in entries if e["sample_id"] == sid}) for sid in rated}
+        raters_of: dict[str, set[str]] = {}
+        for e in entries:
+            raters_of.setdefault(e["sample_id"], set()).add(e["rater"])
+        per_sample = {sid: len(raters) for sid, raters in raters_of.items()}
         need = section["raters_per_sample"]
         have, wanted = sum(min(n, need) for n in per_sample.values()), need * len(section["samples"])
         section["summary"] = {
             "ratings": len(entries),
             "raters": sorted({e["rater"] for e in entries}),
-            "rated_samples": len(rated),
+            "rated_samples": len(per_sample),
             "complete_samples": sum(1 for n in per_sample.values() if n >= need),
             **({"incomplete": f"{have} of {wanted} ratings ({need} per sample for {len(section['samples'])} samples)"}
                if have < wanted else {}),
