@@ -67,10 +67,29 @@ class Gate(Protocol):
         ...
 
 
-def check_same_key(mine: str | None, theirs: str | None, gate: str) -> None:
-    """Ranks of one run sign with one key, or the report would vouch for manifests it cannot."""
-    if mine != theirs:
-        from ..errors import IntegrityError
+class KeyedCounts:
+    """For a gate that signs or checks under one key and counts what it did (`_keys`,
+    `_counts`): each rank hands rank 0 its key id and counts (`shard_state`); rank 0 adds
+    them up (`absorb`), refusing ranks that signed with another key, or the report would
+    vouch for manifests it cannot."""
 
-        raise IntegrityError(f"gate {gate!r}: ranks signed with different keys ({mine} and {theirs}); "
-                             "give every node the same key ring")
+    name: str
+    _keys: Any
+    _counts: Any  # a collections.Counter
+
+    def shard_state(self) -> tuple[str | None, Any]:
+        from collections import Counter
+
+        return self._key_id(), Counter(self._counts)
+
+    def absorb(self, state: tuple[str | None, Any]) -> None:
+        key_id, counts = state
+        if key_id != self._key_id():
+            from ..errors import IntegrityError
+
+            raise IntegrityError(f"gate {self.name!r}: ranks signed with different keys ({self._key_id()} and {key_id}); "
+                                 "give every node the same key ring")
+        self._counts.update(counts)
+
+    def _key_id(self) -> str | None:
+        return self._keys.key_id if self._keys else None

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import IntegrityError, InputError
-from .base import Decision, Finding, GateContext, GateItem, check_same_key
+from .base import Decision, Finding, GateContext, GateItem, KeyedCounts
 from ..fsutil import safe_stem
 from ..media.blob import is_media, media_bytes, output_file
 from .watermark import ring_from
 
 
-class ProvenanceGate:
+class ProvenanceGate(KeyedCounts):
     """Require a valid signed manifest and a detectable mark on every output; block otherwise."""
     name = "provenance"
 
@@ -45,7 +45,7 @@ class ProvenanceGate:
         self._keys: Any = None
         self._trusted: list[Any] = []
         self._tokenizer_dirs: dict[str, Path | None] = {}
-        self._checked: Counter = Counter()
+        self._counts: Counter = Counter()  # model -> outputs checked
 
     def prepare(self, model: str, adapter: Any, ctx: GateContext, use: str = "") -> None:
         from ..provenance.files import WatermarkKeys
@@ -60,7 +60,7 @@ class ProvenanceGate:
         if self._keys is None:
             self.prepare(items[0].model if items else "", None, ctx)
         findings = [f for item in items if (f := self._check(item, ctx)) is not None]
-        self._checked[items[0].model if items else ""] += len(items)
+        self._counts[items[0].model if items else ""] += len(items)
         if findings:
             kinds = Counter(f.kind for f in findings)
             detail = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
@@ -99,15 +99,6 @@ class ProvenanceGate:
             return Finding(item.id, item.model, "unmarked", {"p_value": detection.p_value})
         return None
 
-    def shard_state(self) -> tuple[str | None, Counter]:
-        """The key this rank signed with and what it checked, for rank 0 to `absorb`."""
-        return (self._keys.key_id if self._keys else None), Counter(self._checked)
-
-    def absorb(self, state: tuple[str | None, Counter]) -> None:
-        key_id, checked = state
-        check_same_key(self._keys.key_id if self._keys else None, key_id, "provenance")
-        self._checked.update(checked)
-
     def describe(self) -> dict[str, Any]:
         return {"require_manifest": self.require_manifest, "require_watermark": list(self.require_watermark),
-                "alpha": self.alpha, "key_id": self._keys.key_id if self._keys else None, "checked": dict(self._checked)}
+                "alpha": self.alpha, "key_id": self._key_id(), "checked": dict(self._counts)}

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from ..errors import SpecError
 from ..fsutil import safe_stem
 from ..media.blob import MediaBlob, is_media, output_file
-from .base import Decision, Finding, GateContext, GateItem, check_same_key
+from .base import Decision, Finding, GateContext, GateItem, KeyedCounts
 
 Modality = Literal["text", "image", "audio"]
 
@@ -36,7 +36,7 @@ def ring_from(ctx: GateContext, gate: str) -> Any:
     return ring
 
 
-class WatermarkGate:
+class WatermarkGate(KeyedCounts):
     """Mark what models that run generate (text at the source) and sign a manifest per output."""
     name = "watermark"
 
@@ -133,15 +133,6 @@ class WatermarkGate:
         )
         write_manifest(manifest_path(target), sign_manifest(claim, self._signer))
 
-    def shard_state(self) -> tuple[str | None, Counter]:
-        """The key this rank signed with and what it marked, for rank 0 to `absorb`."""
-        return (self._keys.key_id if self._keys else None), Counter(self._counts)
-
-    def absorb(self, state: tuple[str | None, Counter]) -> None:
-        key_id, counts = state
-        check_same_key(self._keys.key_id if self._keys else None, key_id, "watermark")
-        self._counts.update(counts)
-
     def describe(self) -> dict[str, Any]:
         marked: dict[str, dict[str, Any]] = {}
         for (model, modality, detected), n in sorted(self._counts.items()):
@@ -151,7 +142,7 @@ class WatermarkGate:
         return {
             "modalities": list(self.modalities),
             "text": {"gamma": self.gamma, "delta": self.delta},
-            "key_id": self._keys.key_id if self._keys else None,
+            "key_id": self._key_id(),
             "marked_models": sorted(self._models),
             "marked": marked,
         }
