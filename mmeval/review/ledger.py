@@ -33,9 +33,15 @@ PICKS = ("left", "right", "tie")
 
 
 class Ratings:
+    """The ledger of one run. An instance remembers what it has read and checked, so a
+    server reads only the lines appended since (by itself or by another rater's server);
+    a new instance (the summary) reads and checks the whole file."""
+
     def __init__(self, run_dir: Path, run_id: str):
         self.path = Path(run_dir) / REVIEWS
         self.run_id = run_id
+        self._entries: list[dict[str, Any]] = []
+        self._offset = 0  # bytes of the file behind `_entries`
 
     def append(self, rater: str, sample_id: str, shown: list[str], pick: str, scores: dict[str, dict[str, int]]) -> dict[str, Any]:
         """Add one answer, durable when this returns; the entry as written."""
@@ -72,22 +78,27 @@ class Ratings:
             os.close(fd)
 
     def _read(self, fd: int) -> list[dict[str, Any]]:
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            handle.seek(0)
-            data = handle.read()
+        size = os.fstat(fd).st_size
+        if size < self._offset:  # cut since it was read: read and check it all again
+            self._entries, self._offset = [], 0
+        data = os.pread(fd, size - self._offset, self._offset)
         complete = data[: data.rfind(b"\n") + 1]
         if len(complete) < len(data):  # the answer in flight when a process died: never acknowledged
             sys.stderr.write(f"warning: {self.path}: cut off a torn last line ({len(data) - len(complete)} bytes), "
                              "an answer that was being written when the server stopped\n")
-            os.ftruncate(fd, len(complete))
-        return check_chain(complete, self.path, self.run_id)
+            os.ftruncate(fd, self._offset + len(complete))
+        self._entries += check_chain(complete, self.path, self.run_id, self._entries[-1] if self._entries else None)
+        self._offset += len(complete)
+        return list(self._entries)
 
 
-def check_chain(data: bytes, where: Path, run_id: str | None) -> list[dict[str, Any]]:
-    """The entries of complete `data`; IntegrityError naming the first line that breaks it."""
+def check_chain(data: bytes, where: Path, run_id: str | None, after: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The entries of complete `data` (lines that follow entry `after`, or the whole file);
+    IntegrityError naming the first line that breaks the chain."""
     entries: list[dict[str, Any]] = []
-    prev = GENESIS
-    for number, line in enumerate(data.splitlines(), start=1):
+    first = after["seq"] + 1 if after else 0
+    prev = after["hash"] if after else GENESIS
+    for number, line in enumerate(data.splitlines(), start=first + 1):
         try:
             entry = json.loads(line)
         except ValueError:

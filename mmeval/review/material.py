@@ -120,13 +120,12 @@ def _items(values: list[Any]) -> list[dict[str, Any]]:
     texts = {i: v for i, v in enumerate(values) if isinstance(v, str)}
     for i, text in zip(texts, redact_previews(list(texts.values()), limit=REVIEW_CHARS)):
         items[i] = {"text": text}
-    others = [i for i, item in enumerate(items) if item is None]
-    for i, (_, preview) in zip(others, output_digests([values[i] for i in others])):
-        value = values[i]
+    for i, value in enumerate(values):
         if isinstance(value, MediaBlob):
             items[i] = {"media": value.suffix, "name": value.name, "bytes_b64": base64.b64encode(value.data).decode()}
         elif isinstance(value, Path) and value.is_file():
             items[i] = {"media": value.suffix, "name": value.name, "bytes_b64": base64.b64encode(value.read_bytes()).decode()}
-        else:
-            items[i] = {"text": preview}
+    others = [i for i, item in enumerate(items) if item is None]  # numbers, labels, arrays: their preview line
+    for i, (_, preview) in zip(others, output_digests([values[i] for i in others])):
+        items[i] = {"text": preview}
     return [item or {"text": ""} for item in items]
