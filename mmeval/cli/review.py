@@ -38,13 +38,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _summarize(args: argparse.Namespace) -> int:
+    from ..report.signing import verify_attestation
     from ..report.summary import summarize
-    from ..review.fold import fold_ratings
+    from ..review.fold import fold_ratings, recover
     from ..security.auditlog import AuditLog
 
-    principal = authorize_run(args, "run", args.run_dir)
+    recover(args.run_dir)  # finish your own interrupted summary first, or the run cannot verify
+    statement = verify_attestation(args.run_dir, args.key)
+    principal = authorize_run(args, "run", args.run_dir, statement)
     ring = _ring_if_sealed(args, _report(args.run_dir))
-    report = fold_ratings(args.run_dir, args.key, ring)
+    report = fold_ratings(args.run_dir, args.key, ring, statement=statement)
     summary = report["review"]["summary"]
     AuditLog.default().append("review-summarize", principal=principal, run_id=report["run_id"], ratings=summary["ratings"],
                               raters=len(summary["raters"]), status=report["status"])
@@ -58,13 +61,13 @@ def _serve(args: argparse.Namespace) -> int:
     from ..review.server import ReviewServer
     from ..security.auditlog import AuditLog
     from ..security.policy import authorize, decide
-    from ..security.store import RecordStore
+    from ..security.store import verified_store
     from ._access import policy_for, signed_suite
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: not a port number")
-    principal = authorize_run(args, "review", args.run_dir)
     statement = verify_attestation(args.run_dir, args.key)
+    principal = authorize_run(args, "review", args.run_dir, statement)
     report = _report(args.run_dir)
     section = report.get("review")
     if not isinstance(section, dict):
@@ -72,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     if report["status"] == "blocked":
         raise InputError(f"{args.run_dir}: the run was blocked by a gate; it has no outputs to rate")
     ring = _ring_if_sealed(args, report)
-    store = RecordStore.open(args.run_dir, ring, args.key) if ring is not None else None
+    store = verified_store(args.run_dir, ring, statement=statement) if ring is not None else None
     suite, sha256 = signed_suite(statement, args.run_dir)
 
     def allowed() -> bool:  # the policy may change while the page is open: asked on every request

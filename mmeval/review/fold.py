@@ -35,16 +35,19 @@ JOURNAL_TYPE = "application/vnd.mmeval.summary-journal+json"
 VIEWS = ("report.json", "report.md", "report.html")
 
 
-def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = None) -> dict[str, Any]:
-    """The run's new report (written and signed)."""
+def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = None,
+                 statement: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's new report (written and signed). `statement`: the run's attestation, when the
+    caller has just finished any interrupted summary (`recover`) and verified it."""
     from ..report.signing import ATTESTATION, SIGNOFF, attestation_bytes, load_signing_key, verify_attestation
     from ..runner.decide import check_thresholds, failure_reason, status_of
     from ..runner.report import report_views
     from ..suite import ThresholdSpec
 
     run_dir = Path(run_dir)
-    _recover(run_dir)
-    verify_attestation(run_dir, trusted_key)
+    if statement is None:
+        recover(run_dir)
+        statement = verify_attestation(run_dir, trusted_key)
     if (run_dir / SIGNOFF).exists():
         raise InputError(f"{run_dir} is signed off; ratings cannot change an approved verdict (rate a new run)")
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
@@ -60,7 +63,7 @@ def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = Non
         results += human_results(section, entries, seed)
         specs = [ThresholdSpec(model=t["model"], metric=t["metric"], min=t.get("min"), max=t.get("max")) for t in report["thresholds"]]
         thresholds = check_thresholds(specs, results)
-        records, why = _records(run_dir, report, ring)
+        records, why = _records(run_dir, report, ring, statement)
         raters_of: dict[str, set[str]] = {}
         for e in entries:
             raters_of.setdefault(e["sample_id"], set()).add(e["rater"])
@@ -87,7 +90,7 @@ def fold_ratings(run_dir: Path, trusted_key: Path | None = None, ring: Any = Non
 
 
 def _commit(run_dir: Path, files: dict[str, bytes], key: Any) -> None:
-    """Put `files` in place so that a crash part-way can be finished (`_recover`)."""
+    """Put `files` in place so that a crash part-way can be finished (`recover`)."""
     from ..report.signing import ATTESTATION, sign_envelope
 
     payload = {"from": sha256_file(run_dir / ATTESTATION), "files": {n: base64.b64encode(b).decode() for n, b in files.items()}}
@@ -95,7 +98,7 @@ def _commit(run_dir: Path, files: dict[str, bytes], key: Any) -> None:
     _put(run_dir, files)
 
 
-def _recover(run_dir: Path) -> None:
+def recover(run_dir: Path) -> None:
     """Finish a summary that was interrupted after its journal was written."""
     from ..report.signing import ATTESTATION, open_envelope, trusted_keys
 
@@ -127,7 +130,7 @@ def _put(run_dir: Path, files: dict[str, bytes]) -> None:
     (run_dir / JOURNAL).unlink()
 
 
-def _records(run_dir: Path, report: dict[str, Any], ring: Any) -> tuple[list[dict[str, Any]] | None, str]:
+def _records(run_dir: Path, report: dict[str, Any], ring: Any, statement: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, str]:
     """The run's per-sample records, or None and why not (a sealed run without its key ring)."""
     from ..report.records import RECORDS, parse_records, read_records, sealed_records_text
 
@@ -135,6 +138,6 @@ def _records(run_dir: Path, report: dict[str, Any], ring: Any) -> tuple[list[dic
         return read_records(run_dir), ""
     if ring is None:
         return None, "not computed: the per-sample records are sealed; summarize with the run's key ring"
-    from ..security.store import RecordStore
+    from ..security.store import verified_store
 
-    return parse_records(sealed_records_text(RecordStore.open(run_dir, ring)), f"{run_dir}/store/{RECORDS}"), ""
+    return parse_records(sealed_records_text(verified_store(run_dir, ring, statement=statement)), f"{run_dir}/store/{RECORDS}"), ""

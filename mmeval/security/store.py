@@ -67,14 +67,16 @@ def _unb64(text: Any) -> bytes:
 
 
 def verified_store(run_dir: Path, ring: KeyRing | None, trusted_key: Path | None = None, *,
-                   reader: ReaderKey | None = None) -> RecordStore:
+                   reader: ReaderKey | None = None, statement: dict[str, Any] | None = None) -> RecordStore:
     """The store of a signed run, bound to it: every file under store/ is one the run's
     attestation lists with that sha256 (nothing missing, nothing added), checked with
-    `trusted_key` (default: your signing key), and the store belongs to the attested run id."""
+    `trusted_key` (default: your signing key), and the store belongs to the attested run id.
+    `statement`: the attestation the caller has just verified (`verify_attestation`)."""
     from ..report.signing import verify_attestation
 
     run_dir = Path(run_dir)
-    statement = verify_attestation(run_dir, trusted_key)  # every file, store/ included, against the signed list
+    if statement is None:
+        statement = verify_attestation(run_dir, trusted_key)  # every file, store/ included, against the signed list
     listed = sorted(str(s.get("name")) for s in statement["subject"] if str(s.get("name")).startswith("store/"))
     if f"store/{MANIFEST}" not in listed:
         raise InputError(f"{run_dir} has no encrypted store (the run was made without a key ring)")

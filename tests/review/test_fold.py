@@ -180,8 +180,13 @@ def test_a_summary_killed_part_way_is_finished_by_the_next(tmp_path, monkeypatch
     assert written == ["report.json"] and (run_dir / ".summary.pending").exists()
     with pytest.raises(IntegrityError):
         verify_run(run_dir)  # half-written: never verified
-    report = fold_ratings(run_dir)
+    from mmeval.security.policy import os_user
+
+    policy = tmp_path / "policy.yaml"  # with a policy in force the run is verified before the decision
+    policy.write_text(f"roles:\n  releaser: [run, read-report]\nprincipals:\n  {os_user()}: [releaser]\n")
+    assert main(["review", "summarize", str(run_dir), "--policy", str(policy)]) == 0
     assert "finishing a summary that was interrupted" in capsys.readouterr().err
+    report = json.loads((run_dir / "report.json").read_text())
     assert not (run_dir / ".summary.pending").exists() and report["status"] == "pass"
     verify_run(run_dir)
 
