@@ -56,9 +56,11 @@ class Report:
 
     def value(self, model: str, key: str) -> float | None:
         """A result's value (None: not measured, see its `note`); KeyError if there is none."""
+        from .runner.decide import true_value
+
         for result in self.results:
             if result["model"] == model and result["key"] == key:
-                return float(result["nonfinite"]) if result.get("nonfinite") else result["value"]
+                return true_value(result)
         raise KeyError(f"no result {key!r} for model {model!r}")
 
     def to_pandas(self) -> Any:

@@ -49,7 +49,6 @@ class RankFailure(MmevalError):
 class Failed:
     """What a failed rank sends instead of its shard: one line and the exit code."""
 
-    rank: int
     message: str  # starts with the rank it happened on
     exit_code: int
 
@@ -82,13 +81,13 @@ class World:
         except KeyboardInterrupt:  # SIGTERM: torchrun is stopping every rank
             raise
         except RankFailure as exc:  # already names its rank
-            return Failed(self.rank, str(exc), exc.exit_code)
+            return Failed(str(exc), exc.exit_code)
         except MmevalError as exc:
-            return Failed(self.rank, f"rank {self.rank}: {exc}", exc.exit_code)
+            return Failed(f"rank {self.rank}: {exc}", exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - a bug on one rank still fails the run in one line
             if os.environ.get("MMEVAL_DEBUG"):  # `--debug`: the traceback, from the rank it happened on
                 traceback.print_exc()
-            return Failed(self.rank, f"rank {self.rank}: internal error ({type(exc).__name__}: {exc})", 2)
+            return Failed(f"rank {self.rank}: internal error ({type(exc).__name__}: {exc})", 2)
 
     def check(self, outcome: Any) -> None:
         """Stop every rank if any rank's `outcome` is a `Failed` (e.g. before models run,

@@ -60,7 +60,9 @@ def check_target(final: Path, replace: bool) -> None:
         raise InputError(f"{final}: folder is not empty and is not an mmeval output; refusing to replace it")
     if not replace:
         raise InputError(f"{final}: holds an earlier mmeval output; pass --force to replace it")
-    ratings = final / "reviews.jsonl"  # review/ledger.py: people's work, which no rerun can remake
+    from .review.ledger import REVIEWS
+
+    ratings = final / REVIEWS  # people's work, which no rerun can remake
     if ratings.is_file() and ratings.stat().st_size:
         raise InputError(f"{final}: holds human ratings ({ratings.name}) that --force would lose; "
                          "move the folder away first or write the new run elsewhere")

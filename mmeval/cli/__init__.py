@@ -158,8 +158,6 @@ def _flush_stdout() -> None:
 def _discard_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's own flush at exit fails no more
     (the recipe in Python's `signal` docs, "Note on SIGPIPE")."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -72,6 +72,7 @@ class _Trust:
         self.public_key = args.public_key
         self.c2pa_trust = args.c2pa_trust
         self._signers: list[Any] | None = None
+        self._anchors: tuple[bytes | None] | None = None
 
     def signers(self) -> list[Any]:
         """Trusted Ed25519 keys for sidecar manifests."""
@@ -84,7 +85,9 @@ class _Trust:
     def c2pa_anchors(self) -> bytes | None:
         from ..provenance.c2pa_embed import trust_anchors
 
-        return trust_anchors(self.c2pa_trust)
+        if self._anchors is None:  # read once, not once per file verified
+            self._anchors = (trust_anchors(self.c2pa_trust),)
+        return self._anchors[0]
 
 
 def verify_one(asset: Path, trust: _Trust, sidecar_only: bool = False) -> dict[str, Any]:

@@ -93,15 +93,14 @@ def main(args: argparse.Namespace) -> int:
     ring_path = configured_path(args.keyring)
     if ring_path is not None:
         extras["keyring"] = KeyRing.load(ring_path)
+    asked = dict(extras=extras, reuse_outputs=args.reuse_outputs, force=args.force, limit=args.limit, overrides=args.overrides,
+                 suite_sha256=suite_sha256)  # the bytes access was decided on, not a file swapped since
     if not world.primary:
-        return run(args.suite, args.out, progress=False, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
-                   suite_sha256=suite_sha256, limit=args.limit, overrides=args.overrides).exit_code
+        return run(args.suite, args.out, progress=False, **asked).exit_code
     log.append("run-start", principal=principal, suite=suite_name, encrypted=ring_path is not None, world_size=world.size,
                **({"overrides": args.overrides} if args.overrides else {}), **({"limit": args.limit} if args.limit else {}))
     try:
-        result = run(args.suite, args.out, progress=not args.quiet, extras=extras, reuse_outputs=args.reuse_outputs, force=args.force,
-                     suite_sha256=suite_sha256,  # the bytes access was decided on, not a file swapped since
-                     limit=args.limit, overrides=args.overrides)
+        result = run(args.suite, args.out, progress=not args.quiet, **asked)
     except BaseException as exc:
         log.append("run-end", principal=principal, suite=suite_name, status="error", error=type(exc).__name__, world_size=world.size)
         raise

@@ -29,12 +29,13 @@ from ..errors import InputError, IntegrityError, MissingExtra
 CLAIM_LABEL = "org.mmeval.claim"
 UNTRUSTED = "signingCredential.untrusted"
 SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-MIME_BY_SUFFIX = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 CA_CERT, CA_KEY, SIGNER_CERT, SIGNER_KEY = "ca.pem", "ca.key", "signer.pem", "signer.key"
 
 
 def mime_of(path: Path) -> str | None:
-    return MIME_BY_SUFFIX.get(Path(path).suffix.lower())
+    from ..media import MEDIA_TYPES
+
+    return MEDIA_TYPES.get(Path(path).suffix.lower())
 
 
 def require() -> None:

@@ -16,11 +16,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..media import MEDIA_TYPES
 from .per_class import per_class_section
 from .summary import direction, fmt, not_comparable, rank_rows, run_caveats, value_text, verdict_reason
 
 GALLERY_PER_MODEL = 6
-MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 MAX_MEDIA_BYTES = 400_000  # keep the page small: larger files are listed, not embedded
 MAX_PAGE_MEDIA_BYTES = 6_000_000  # all embedded media together; past it, files are listed by name
 GALLERY_SCAN_RECORDS = 20_000  # records read to find each model's first media outputs

@@ -101,16 +101,10 @@ def _add_results(record: MlflowRecord, report: dict[str, Any]) -> None:
             record.metrics[f"{name}_ci_high"] = float(result["ci_high"])
 
 
-def export_run(run_dir: Path, tracking_uri: str, experiment: str | None = None, *,
-               key: Path | None = None, statement: dict[str, Any] | None = None) -> str:
-    """Verify `run_dir` (unless the caller passes the `statement` it verified) and log it to
-    `tracking_uri`; returns the MLflow run id. IntegrityError (exit 4) before anything is
-    logged if the run does not verify; InputError (exit 2) if the store cannot be written."""
-    from .signing import verify_run
-
+def export_run(run_dir: Path, tracking_uri: str, experiment: str | None = None, *, statement: dict[str, Any]) -> str:
+    """Log the run whose attestation `statement` the caller verified (`verify_run`) to
+    `tracking_uri`; returns the MLflow run id. InputError (exit 2) if the store cannot be written."""
     run_dir = Path(run_dir)
-    if statement is None:
-        statement = verify_run(run_dir, key)
     record = mlflow_record(_verified_report(run_dir, statement), experiment)
     return _log(record, [run_dir / name for name in ARTIFACTS if (run_dir / name).is_file()], tracking_uri)
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import IntegrityError, InputError
 from ..home import mmeval_home, require_private
+from ..review.ledger import REVIEWS
 from ..fsutil import json_bytes, sha256_file, write_atomic
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -39,7 +40,7 @@ UNSIGNED = {ATTESTATION, SIGNOFF}
 # Files that grow after signing by design: human ratings (review/ledger.py). They are signed
 # as a prefix (`annotations.bytes`): readers of the run accept lines appended since, while
 # `verify` and sign-off want every line signed (`mmeval review summarize` signs them).
-APPENDABLE = {"reviews.jsonl"}
+APPENDABLE = {REVIEWS}
 
 
 def pae(payload_type: str, body: bytes) -> bytes:

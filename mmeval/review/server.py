@@ -35,11 +35,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import MmevalError
+from ..media import MEDIA_TYPES
 from .ledger import PICKS, Ratings
 from .material import read_material
 
 COOKIE = "mmeval_review"
-MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav"}
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
               "/app.css": ("app.css", "text/css; charset=utf-8")}
 HEADERS = {

@@ -48,8 +48,7 @@ class RunResult:
         return 0 if self.status in ("pass", "ungated") else 1  # ungated: nothing failed, nothing was gated
 
 
-def default_run_dir(suite_name: str, stamp: str | None = None) -> Path:
-    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+def default_run_dir(suite_name: str, stamp: str) -> Path:
     return Path("reports") / suite_name / stamp
 
 

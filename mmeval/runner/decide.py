@@ -80,7 +80,7 @@ def set_value(entry: dict[str, Any], why_missing: str) -> None:
         entry["value"], entry["note"] = None, f"undefined: {entry['metric']} gave NaN on {entry['n']} samples"
 
 
-def _true_value(entry: dict[str, Any]) -> float | None:
+def true_value(entry: dict[str, Any]) -> float | None:
     """The value a threshold sees: infinities restored, missing values None."""
     if entry.get("nonfinite"):
         return float(entry["nonfinite"])
@@ -92,7 +92,7 @@ def check_thresholds(specs: list[Any], results: list[dict[str, Any]]) -> list[di
     checks = []
     for t in specs:
         match = next((r for r in results if r["model"] == t.model and r["key"] == t.metric), None)
-        value = None if match is None else _true_value(match)
+        value = None if match is None else true_value(match)
         passed = value is not None and (t.min is None or value >= t.min) and (t.max is None or value <= t.max)
         check: dict[str, Any] = {"model": t.model, "metric": t.metric, "min": t.min, "max": t.max,
                                  "value": match["value"] if match else None, "passed": passed}

@@ -61,8 +61,7 @@ def bind(plan: Plan, ctx: GateContext) -> list[RunObserver]:
     if suite.spec.review is not None:  # keep what raters will see of the chosen samples
         from ..review.material import ReviewMaterial
 
-        store = next((o.store for o in observers if hasattr(o, "store")), None)
-        observers.append(ReviewMaterial.planned(suite.spec.review, plan.dataset, suite.spec.seed, ctx.run_dir, store))
+        observers.append(ReviewMaterial.planned(suite.spec.review, plan.dataset, suite.spec.seed, ctx.run_dir, sealed_store(observers)))
     for name, adapter in suite.models.items():
         bind_adapter = getattr(adapter, "bind", None)
         if bind_adapter is not None:
@@ -72,6 +71,11 @@ def bind(plan: Plan, ctx: GateContext) -> list[RunObserver]:
             if prepare is not None:
                 prepare(name, adapter, ctx, suite.spec.models[name].use)
     return observers
+
+
+def sealed_store(observers: list[RunObserver]) -> Any:
+    """The run's encrypted store (security/observer.py), or None when the run is not sealed."""
+    return next((o.store for o in observers if getattr(o, "store", None) is not None), None)
 
 
 def default_observers(ctx: GateContext) -> list[RunObserver]:

@@ -25,8 +25,9 @@ def write_report_files(report: dict[str, Any], run_dir: Path, progress: bool = F
     from ..progress import Progress
     from ..report.signing import sign_run
 
-    bar = Progress(f"{report['suite']['name']}: report", 4, enabled=progress, unit="steps")
-    for name, render in report_views(report, run_dir).items():
+    views = report_views(report, run_dir)
+    bar = Progress(f"{report['suite']['name']}: report", len(views) + 1, enabled=progress, unit="steps")
+    for name, render in views.items():
         bar.doing(name)
         write_atomic(run_dir / name, render())
         bar.update(1)

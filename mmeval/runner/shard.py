@@ -22,7 +22,7 @@ from ..progress import Progress
 from ..report.records import RECORDS, SampleRecorder
 from ..runinfo import best_device
 from ..suite import BoundMetric, Suite
-from .plan import Plan, RunObserver
+from .plan import Plan, RunObserver, sealed_store
 from .state import GateLog, Shard
 
 
@@ -43,7 +43,7 @@ def execute_shard(
             shard.states[(bm.label, model)] = bm.metric.init()
             shard.counts[(bm.label, model)] = 0
     boot = spec.bootstrap
-    sealed = next((o.store for o in observers if hasattr(o, "store")), None)  # records are sealed as written
+    sealed = sealed_store(observers)  # records are sealed as written
     recorder = SampleRecorder(Path(ctx.run_dir) / RECORDS, boot.resamples, spec.seed if boot.seed is None else boot.seed,
                               boot.resamples != 0, store=sealed)
     caches = _output_caches(suite, ctx, world, reuse_outputs)
